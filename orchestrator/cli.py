@@ -1,0 +1,372 @@
+"""The command line: parses arguments, calls one function, renders the result. Thin.
+
+Exit codes: 0 success; 1 the command ran and the answer is "no" (invalid config, task
+failed, no daemon); 2 usage error (typer/click's own).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import config
+from .dashboard import LiveView, PlainView, View, print_status, snapshot, status_json
+from .errors import OrchestrateError
+from .lock import holder
+from .scheduler import AgentState, State, TaskState, frozen_tasks
+
+app = typer.Typer(
+    name="orchestrate",
+    help="Drive a crew of LLM coding agents in tmux from a YAML queue and a shared board.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Context:
+    def __init__(self, workspace: Path | None) -> None:
+        self.workspace = workspace
+
+    def root(self) -> Path:
+        return config.find_root(self.workspace or Path.cwd())
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "-C", "--workspace", help="The workspace folder (default: found upwards from here)."
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Context(workspace)
+
+
+def _root(ctx: typer.Context) -> Path:
+    obj: Context = ctx.obj
+    return obj.root()
+
+
+# --------------------------------------------------------------------------- check
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Validate orchestrate.yaml, every queue file and every playbook reference."""
+    root = _root(ctx)
+    settings, problems = config.check_workspace(root)
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems or settings is None:
+        typer.echo(f"{len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    files = config.queue_files(settings)
+    tasks = [t for f in files for t in config.read_queue(f)]
+    agents = config.agents_for(settings, tasks)
+    typer.echo(
+        f"ok: {len(tasks)} task(s) in {len(files)} queue file(s), "
+        f"{len(agents)} agent(s): {', '.join(a.name for a in agents) or 'none'}"
+    )
+
+
+# --------------------------------------------------------------------------- start / stop
+
+
+def _run_daemon(root: Path, view: View, exit_when_done: bool) -> int:
+    from .daemon import Daemon
+    from .tmux import Tmux, server_for
+
+    settings = config.load_settings(root)
+    daemon = Daemon(root, Tmux(server_for(settings.socket)), view, exit_when_done=exit_when_done)
+
+    def on_signal(signum: int, frame: object) -> None:
+        # Not from the handler itself: the main thread may hold the queue's lock.
+        threading.Thread(target=daemon.stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        return daemon.run()
+    finally:
+        view.close()
+
+
+@app.command()
+def start(
+    ctx: typer.Context,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Run the daemon in the background.")
+    ] = False,
+    exit_when_done: Annotated[
+        bool,
+        typer.Option(
+            "--exit-when-done",
+            help="Exit once no task can make progress: 0 if all are done, 1 otherwise.",
+        ),
+    ] = False,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Log lines instead of the live dashboard.")
+    ] = False,
+) -> None:
+    """Create the session and missing agent windows, then run the daemon (foreground)."""
+    root = _root(ctx)
+    config.load_settings(root)  # fail early, with FILE:LINE, on a broken orchestrate.yaml
+    lock = root / ".orchestrate" / "daemon.lock"
+    running = holder(lock)
+    if running is not None:
+        typer.echo(
+            f"a daemon already runs for {root} (pid {running} holds {lock}); "
+            "`orchestrate stop` stops it",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if detach:
+        raise typer.Exit(_detach(root, exit_when_done))
+    view: View = LiveView() if sys.stdout.isatty() and not plain else PlainView()
+    raise typer.Exit(_run_daemon(root, view, exit_when_done))
+
+
+def _detach(root: Path, exit_when_done: bool) -> int:
+    state_dir = root / ".orchestrate"
+    state_dir.mkdir(mode=0o700, exist_ok=True)
+    log_path = state_dir / "daemon.log"
+    argv = [sys.executable, "-m", "orchestrator", "-C", str(root), "start", "--plain"]
+    if exit_when_done:
+        argv.append("--exit-when-done")
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as log_file:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if holder(state_dir / "daemon.lock") == proc.pid:
+            where = f"-C {root} " if root != Path.cwd() else ""
+            typer.echo(f"orchestrate daemon running in the background (pid {proc.pid})")
+            typer.echo(f"  follow:  orchestrate {where}logs -f")
+            typer.echo(f"  status:  orchestrate {where}status")
+            typer.echo(f"  stop:    orchestrate {where}stop")
+            typer.echo(f"  log:     {log_path}")
+            return 0
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    tail = log_path.read_text(errors="replace").splitlines()[-15:]
+    typer.echo("the daemon did not start:", err=True)
+    for line in tail:
+        typer.echo(f"  {line}", err=True)
+    return 1
+
+
+@app.command()
+def stop(ctx: typer.Context) -> None:
+    """Stop the running daemon (agents keep running). Exit 1 if none runs."""
+    root = _root(ctx)
+    lock = root / ".orchestrate" / "daemon.lock"
+    pid = holder(lock)
+    if pid is None or pid <= 0:
+        typer.echo(f"no daemon runs for {root}", err=True)
+        raise typer.Exit(1)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if holder(lock) is None:
+            typer.echo(f"stopped the daemon (pid {pid})")
+            return
+        time.sleep(0.05)
+    typer.echo(f"the daemon (pid {pid}) did not stop within 30 s", err=True)
+    raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- status / logs
+
+
+def _snapshot(root: Path) -> tuple[State, dict[str, str], dict[str, str], bool]:
+    """The state as the store has it (or the queues' tasks, all queued, before a first run)."""
+    from .store import Store
+
+    settings = config.load_settings(root)
+    db = settings.state_dir / "state.db"
+    running = holder(settings.state_dir / "daemon.lock") is not None
+    if db.exists():
+        store = Store(db, readonly=True)
+        try:
+            tasks = store.tasks()
+            agents_meta = json.loads(store.get_meta("agents") or "[]")
+        finally:
+            store.close()
+    else:
+        merged = config.merge_queues(settings, config.read_all(settings), {})
+        tasks = [TaskState(t, i) for i, t in enumerate(merged.tasks)]
+        agents_meta = []
+    names = [a.name for a in config.agents_for(settings, [t.task for t in tasks])]
+    for entry in agents_meta:
+        if entry["name"] not in names:
+            names.append(entry["name"])
+    by_name = {e["name"]: e for e in agents_meta}
+    held = {t.agent: t.id for t in tasks if t.status in ("dispatched", "validating")}
+    state = State(
+        tasks=frozen_tasks({t.id: t for t in tasks}),
+        agents=tuple(AgentState(n, task=held.get(n)) for n in names),
+    )
+    windows = {n: by_name.get(n, {}).get("window", "?") for n in names}
+    details = {
+        n: (by_name.get(n, {}).get("state", "unknown") if running else "daemon stopped")
+        for n in names
+    }
+    return state, windows, details, running
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Every task with agent, status, attempts, age/ETA, and the totals."""
+    root = _root(ctx)
+    settings = config.load_settings(root)
+    state, windows, details, running = _snapshot(root)
+    snap = snapshot(state, settings.session, root, time.time(), windows, {})
+    agents = tuple(
+        type(a)(a.name, details.get(a.name, a.state), a.task, a.window) for a in snap.agents
+    )
+    snap = type(snap)(**{**snap.__dict__, "agents": agents, "running": running})
+    if as_json:
+        typer.echo(json.dumps(status_json(snap), ensure_ascii=False, indent=2))
+        return
+    print_status(snap)
+    typer.echo(f"daemon: {'running' if running else 'not running'}")
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new events.")] = (
+        False
+    ),
+    task: Annotated[str | None, typer.Option("--task", help="Only this task's events.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    last: Annotated[int, typer.Option("-n", "--last", help="How many past events.")] = 200,
+) -> None:
+    """The event journal."""
+    from .store import Store
+
+    root = _root(ctx)
+    db = root / ".orchestrate" / "state.db"
+    if not db.exists():
+        typer.echo(f"no journal yet in {root}: start the daemon once", err=True)
+        raise typer.Exit(1)
+    store = Store(db, readonly=True)
+    after = 0
+    try:
+        events = store.events(task=task, limit=last)
+        while True:
+            for e in events:
+                after = e.seq
+                if as_json:
+                    record = {
+                        "seq": e.seq,
+                        "ts": e.ts,
+                        "kind": e.kind,
+                        "task": e.task,
+                        "agent": e.agent,
+                        "message": e.message,
+                        "data": e.data,
+                    }
+                    typer.echo(json.dumps(record, ensure_ascii=False))
+                else:
+                    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.ts))
+                    typer.echo(f"{stamp} {e.kind:<14} {e.message}")
+            if not follow:
+                return
+            time.sleep(0.3)
+            events = store.events(after=after, task=task)
+    except KeyboardInterrupt:
+        return
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- demo / sim-agent
+
+
+@app.command()
+def demo(
+    delay: Annotated[float, typer.Option(help="Seconds each simulated agent works.")] = 1.5,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the workspace and tmux server afterwards.")
+    ] = False,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Log lines instead of the live dashboard.")
+    ] = False,
+) -> None:
+    """Run both seed queues with simulated agents, on a private tmux socket. Needs no LLM."""
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo(delay=delay, keep=keep, plain=plain or not sys.stdout.isatty()))
+
+
+@app.command("sim-agent")
+def sim_agent(
+    name: Annotated[str, typer.Option(help="The agent's name, written in its reports.")],
+    board: Annotated[Path, typer.Option(help="The board file to append reports to.")],
+    delay: Annotated[float, typer.Option(help="Seconds of simulated work per prompt.")] = 1.0,
+    write: Annotated[
+        str, typer.Option(help="How to write the board: append, split (two writes) or rename.")
+    ] = "append",
+    fail: Annotated[list[str], typer.Option(help="Report FAILED for this task id.")] = [],  # noqa: B006
+    fail_once: Annotated[
+        list[str], typer.Option(help="Report FAILED on the first attempt only.")
+    ] = [],  # noqa: B006
+    block: Annotated[list[str], typer.Option(help="Report BLOCKED for this task id.")] = [],  # noqa: B006
+    silent: Annotated[list[str], typer.Option(help="Never report this task id.")] = [],  # noqa: B006
+    log: Annotated[Path | None, typer.Option(help="Append what it receives (JSON lines).")] = None,
+) -> None:
+    """A simulated coding agent for tmux (used by `demo` and the tests)."""
+    from .sim_agent import SimAgent, SimOptions
+
+    if write not in ("append", "split", "rename"):
+        raise typer.BadParameter("use append, split or rename", param_hint="--write")
+    options = SimOptions(
+        name=name,
+        board=board.resolve(),
+        delay=delay,
+        write=write,
+        fail=set(fail),
+        fail_once=set(fail_once),
+        block=set(block),
+        silent=set(silent),
+        log=log.resolve() if log else None,
+    )
+    raise typer.Exit(SimAgent(options).run())
+
+
+def main() -> None:
+    try:
+        app()
+    except OrchestrateError as exc:
+        typer.echo(f"orchestrate: {exc}", err=True)
+        sys.exit(1)

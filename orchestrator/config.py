@@ -1,0 +1,604 @@
+"""orchestrate.yaml and queues/*.yaml: YAML -> pydantic (extra=forbid) -> frozen objects.
+
+Every problem becomes a :class:`Problem` (`FILE:LINE: message`) here, at the edge.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import yamlsrc
+from .errors import ConfigError, Problem, WorkspaceNotFound
+
+CONFIG_NAME = "orchestrate.yaml"
+TASK_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+ANY_AGENT = "any"
+
+PRIORITIES: dict[str, int] = {"critical": 0, "blocking": 1, "high": 2, "medium": 3, "low": 4}
+PRIORITY_ALIASES: dict[str, str] = {
+    **{name: name for name in PRIORITIES},
+    "critique": "critical",
+    "bloquant": "blocking",
+    "blocker": "blocking",
+    "haute": "high",
+    "moyenne": "medium",
+    "normal": "medium",
+    "optimisation": "low",
+    "basse": "low",
+}
+PROFILES = ("claude", "codex", "gemini", "qwen", "opencode", "aider", "generic")
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)", re.IGNORECASE)
+
+
+def parse_duration(value: str | int | float) -> float:
+    """`90s`, `30m`, `2h`, `1h30m` or a number of seconds -> seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    text = str(value).strip().replace(" ", "")
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts).lower() != text.lower():
+        raise ValueError(f"{value!r} is not a duration: write 90s, 30m, 2h or 1h30m")
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    return sum(float(n) * scale[u.lower()] for n, u in parts)
+
+
+# --------------------------------------------------------------------------- models (border)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentModel(_Model):
+    window: int | str | None = Field(
+        default=None, description="window index or name in the session (default: the agent name)"
+    )
+    command: str | None = Field(
+        default=None, description="started in a window that had to be created"
+    )
+    profile: Literal["claude", "codex", "gemini", "qwen", "opencode", "aider", "generic"] = (
+        "generic"
+    )
+
+
+class ConfigModel(_Model):
+    session: str | None = None
+    socket: str | None = None
+    workdir: str = "."
+    board: str = "CLAUDE.md"
+    queues: str = "queues"
+    library: str = "agents_library"
+    status_file: str = "ORCHESTRATOR_STATUS.md"
+    agents: dict[str, AgentModel] = Field(default_factory=dict)
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _agents_not_null(cls, value: Any) -> Any:
+        # `codex:` with nothing under it means "all defaults".
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    @field_validator("agents")
+    @classmethod
+    def _agent_names(cls, value: dict[str, AgentModel]) -> dict[str, AgentModel]:
+        for name in value:
+            if name == ANY_AGENT:
+                raise ValueError("'any' is reserved for tasks that any agent may take")
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise ValueError(f"agent name {name!r}: use letters, digits, '_', '.', '-'")
+        return value
+
+
+Priority = Annotated[str, Field(description="critical > blocking > high > medium > low")]
+
+
+class TaskModel(_Model):
+    id: str = Field(pattern=f"^{TASK_ID}$")
+    title: str = ""
+    agent: str
+    priority: Priority = "medium"
+    phase: int | None = Field(default=None, ge=0)
+    after: list[str] = Field(default_factory=list)
+    estimate: str | int | float | None = None
+    uses: list[str] = Field(default_factory=list)
+    prompt: str = Field(min_length=1)
+    report: list[str] = Field(default_factory=list)
+    validate_: list[str] = Field(default_factory=list, alias="validate")
+    retries: int = Field(default=1, ge=0)
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: str) -> str:
+        key = value.strip().lower()
+        if key not in PRIORITY_ALIASES:
+            allowed = ", ".join(PRIORITIES)
+            raise ValueError(f"unknown priority {value!r}: use one of {allowed}")
+        return PRIORITY_ALIASES[key]
+
+    @field_validator("estimate")
+    @classmethod
+    def _estimate(cls, value: str | int | float | None) -> str | int | float | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _after_scalar(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class QueueModel(_Model):
+    tasks: list[TaskModel] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- frozen values
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    window: int | str
+    command: str | None
+    profile: str
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    title: str
+    agent: str
+    priority: str
+    phase: int | None
+    after: tuple[str, ...]
+    estimate: float | None
+    uses: tuple[str, ...]
+    prompt: str
+    report: tuple[str, ...]
+    validate: tuple[str, ...]
+    retries: int
+    file: Path
+    line: int
+
+    @property
+    def rank(self) -> int:
+        return PRIORITIES[self.priority]
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    config_file: Path | None
+    session: str
+    socket: str | None
+    workdir: Path
+    board: Path
+    queues: Path
+    library: Path
+    status_file: Path
+    agents: tuple[Agent, ...]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".orchestrate"
+
+    def agent(self, name: str) -> Agent | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def find_root(start: Path) -> Path:
+    """The folder holding orchestrate.yaml, searched upwards like git; or `start` with queues/."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    if (start / "queues").is_dir():
+        return start
+    raise WorkspaceNotFound(start)
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [Problem(file, 1, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8")]
+        ) from None
+    except OSError as exc:
+        raise ConfigError([Problem(file, 1, f"cannot read: {exc.strerror}")]) from None
+
+
+def _pydantic_problems(exc: ValidationError, located: yamlsrc.Located, file: Path) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        line = located.line_of(loc)
+        where = _describe_loc(loc, located.data)
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            parent: Any = located.data
+            for part in loc[:-1]:
+                parent = parent[part] if parent is not None else None
+            model = _model_at(loc[:-1])
+            allowed = [f.alias or n for n, f in model.model_fields.items()] if model else []
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else f"allowed: {', '.join(allowed)}"
+            problems.append(Problem(file, line, f"{where}unknown key {key!r}: {fix}"))
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = f"missing required key {str(loc[-1])!r}"
+        elif loc:
+            message = f"{str(loc[-1]).rstrip('_')!r}: {message}"
+        problems.append(Problem(file, line, f"{where}{message}"))
+    return problems
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    if loc == ():
+        return None
+    if loc[0] == "tasks" and len(loc) == 2:
+        return TaskModel
+    if loc[0] == "agents" and len(loc) == 2:
+        return AgentModel
+    return None
+
+
+def _describe_loc(loc: tuple[Any, ...], data: Any) -> str:
+    """`task AUTO-001: ` or `agent codex: ` for errors inside a list item or an agent."""
+    if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
+        try:
+            task_id = data["tasks"][loc[1]].get("id")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            task_id = None
+        return f"task {task_id}: " if task_id else f"task #{loc[1] + 1}: "
+    if len(loc) >= 2 and loc[0] == "agents":
+        return f"agent {loc[1]}: "
+    return ""
+
+
+def _validate(model: type[_Model], located: yamlsrc.Located, file: Path) -> Any:
+    data = {} if located.data is None else located.data
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(file, 1, "the file must be a mapping (key: value lines)")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(exc, located, file)) from None
+
+
+def load_settings(root: Path) -> Settings:
+    file = root / CONFIG_NAME
+    if file.is_file():
+        cfg: ConfigModel = _validate(ConfigModel, yamlsrc.load(_read(file), file), file)
+        config_file: Path | None = file
+    else:
+        cfg, config_file = ConfigModel(), None
+    agents = tuple(
+        Agent(
+            name=name,
+            window=model.window if model.window is not None else name,
+            command=model.command,
+            profile=model.profile,
+        )
+        for name, model in cfg.agents.items()
+    )
+    return Settings(
+        root=root,
+        config_file=config_file,
+        session=cfg.session or _session_name(root.name),
+        socket=cfg.socket,
+        workdir=(root / cfg.workdir).resolve(),
+        board=root / cfg.board,
+        queues=root / cfg.queues,
+        library=root / cfg.library,
+        status_file=root / cfg.status_file,
+        agents=agents,
+    )
+
+
+def _session_name(folder: str) -> str:
+    # tmux turns '.' and ':' into '_' in session names; do it ourselves so lookups match.
+    return re.sub(r"[.:]", "_", folder) or "orchestrate"
+
+
+def parse_queue(text: str, file: Path) -> list[Task]:
+    """One queue file's text -> its tasks, in file order. Raises ConfigError."""
+    located = yamlsrc.load(text, file)
+    queue: QueueModel = _validate(QueueModel, located, file)
+    tasks = []
+    for index, model in enumerate(queue.tasks):
+        tasks.append(
+            Task(
+                id=model.id,
+                title=model.title or _first_line(model.prompt),
+                agent=model.agent,
+                priority=model.priority,
+                phase=model.phase,
+                after=tuple(model.after),
+                estimate=parse_duration(model.estimate) if model.estimate is not None else None,
+                uses=tuple(model.uses),
+                prompt=model.prompt,
+                report=tuple(model.report),
+                validate=tuple(model.validate_),
+                retries=model.retries,
+                file=file,
+                line=located.line_of(("tasks", index)),
+            )
+        )
+    return tasks
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:60]
+
+
+def queue_files(settings: Settings) -> list[Path]:
+    if not settings.queues.is_dir():
+        return []
+    return sorted(
+        p for p in settings.queues.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+    )
+
+
+def read_queue(file: Path) -> list[Task]:
+    return parse_queue(_read(file), file)
+
+
+# --------------------------------------------------------------------------- cross-file checks
+
+_PLAYBOOK_REF = re.compile(r"@([\w./-]+?)/([\w.-]+?)\.md\b")
+
+
+def cross_check(tasks: list[Task], settings: Settings) -> list[Problem]:
+    """Problems that need every queue file at once: duplicates, agents, deps, cycles, playbooks."""
+    problems: list[Problem] = []
+    by_id: dict[str, Task] = {}
+    for task in tasks:
+        if task.id in by_id:
+            first = by_id[task.id]
+            problems.append(
+                Problem(
+                    task.file,
+                    task.line,
+                    f"duplicate task id {task.id!r} (first defined at {first.file}:{first.line}): "
+                    "ids are unique across all queue files",
+                )
+            )
+            continue
+        by_id[task.id] = task
+    agent_names = {a.name for a in settings.agents}
+    for task in by_id.values():
+        if agent_names and task.agent != ANY_AGENT and task.agent not in agent_names:
+            hint = difflib.get_close_matches(task.agent, sorted(agent_names), n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else "declare it under agents:"
+            problems.append(
+                Problem(
+                    task.file,
+                    task.line,
+                    f"task {task.id}: unknown agent {task.agent!r} "
+                    f"(orchestrate.yaml declares {', '.join(sorted(agent_names))}): {fix}",
+                )
+            )
+        for dep in task.after:
+            if dep not in by_id:
+                problems.append(
+                    Problem(
+                        task.file,
+                        task.line,
+                        f"task {task.id}: 'after' names unknown task {dep!r}",
+                    )
+                )
+            elif (
+                task.phase is not None
+                and by_id[dep].phase is not None
+                and by_id[dep].phase > task.phase  # type: ignore[operator]
+            ):
+                problems.append(
+                    Problem(
+                        task.file,
+                        task.line,
+                        f"task {task.id} (phase {task.phase}) waits for {dep} "
+                        f"(phase {by_id[dep].phase}), which cannot start before phase "
+                        f"{task.phase} is done: lower {dep}'s phase or drop the dependency",
+                    )
+                )
+        problems.extend(_playbook_problems(task, settings))
+    problems.extend(_cycles(by_id))
+    return problems
+
+
+def _playbook_problems(task: Task, settings: Settings) -> Iterable[Problem]:
+    library_name = settings.library.name
+    wanted = [(name, "uses") for name in task.uses]
+    for match in _PLAYBOOK_REF.finditer(task.prompt):
+        if Path(match.group(1)).name == library_name:
+            wanted.append((match.group(2), "prompt"))
+    seen: set[str] = set()
+    for name, where in wanted:
+        if name in seen:
+            continue
+        seen.add(name)
+        if not (settings.library / f"{name}.md").is_file():
+            yield Problem(
+                task.file,
+                task.line,
+                f"task {task.id}: playbook {name!r} (in {where}) not found: "
+                f"create {settings.library.name}/{name}.md or fix the name",
+            )
+
+
+def _cycles(by_id: Mapping[str, Task]) -> list[Problem]:
+    """Every dependency cycle once, spelled out `A -> B -> A`."""
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(by_id, white)
+    problems: list[Problem] = []
+    reported: set[frozenset[str]] = set()
+
+    for start in by_id:
+        if color[start] != white:
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path: list[str] = [start]
+        color[start] = grey
+        while stack:
+            node, index = stack[-1]
+            deps = [d for d in by_id[node].after if d in by_id]
+            if index < len(deps):
+                stack[-1] = (node, index + 1)
+                dep = deps[index]
+                if color[dep] == grey:
+                    cycle = [*path[path.index(dep) :], dep]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        first = by_id[cycle[0]]
+                        problems.append(
+                            Problem(
+                                first.file,
+                                first.line,
+                                "dependency cycle: "
+                                + " -> ".join(cycle)
+                                + " (each waits for the next through 'after'): break one link",
+                            )
+                        )
+                elif color[dep] == white:
+                    color[dep] = grey
+                    stack.append((dep, 0))
+                    path.append(dep)
+            else:
+                color[node] = black
+                stack.pop()
+                path.pop()
+    return problems
+
+
+# --------------------------------------------------------------------------- the whole workspace
+
+
+@dataclass(frozen=True)
+class QueueSet:
+    """The tasks in force, per file, and what is wrong with the files on disk."""
+
+    by_file: Mapping[Path, tuple[Task, ...]]
+    problems: tuple[Problem, ...]
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [t for file in sorted(self.by_file) for t in self.by_file[file]]
+
+
+def merge_queues(
+    settings: Settings,
+    fresh: Mapping[Path, list[Task] | ConfigError],
+    last_good: Mapping[Path, tuple[Task, ...]],
+) -> QueueSet:
+    """Combine freshly read files with the last good version of each.
+
+    A file that does not parse, or whose tasks clash with the other files, keeps its
+    last good version in force (none, if it never was good); its problems are returned.
+    A file that disappeared is dropped from the set (its tasks stay in the state store).
+    """
+    problems: list[Problem] = []
+    in_force: dict[Path, tuple[Task, ...]] = {}
+    changed: set[Path] = set()
+    for file, result in fresh.items():
+        if isinstance(result, ConfigError):
+            problems.extend(result.problems)
+            if file in last_good:
+                in_force[file] = last_good[file]
+        else:
+            in_force[file] = tuple(result)
+            if last_good.get(file) != in_force[file]:
+                changed.add(file)
+    # Cross-file problems: blame changed files first and roll them back, then re-check.
+    for _ in range(len(in_force) + 1):
+        cross = cross_check(_flatten(in_force), settings)
+        if not cross:
+            break
+        culprits = {p.file for p in cross} & changed
+        if not culprits:
+            problems.extend(cross)
+            break
+        problems.extend(p for p in cross if p.file in culprits)
+        for file in culprits:
+            changed.discard(file)
+            if file in last_good:
+                in_force[file] = last_good[file]
+            else:
+                del in_force[file]
+    return QueueSet(by_file=in_force, problems=tuple(dict.fromkeys(problems)))
+
+
+def _flatten(by_file: Mapping[Path, tuple[Task, ...]]) -> list[Task]:
+    return [t for file in sorted(by_file) for t in by_file[file]]
+
+
+def read_all(settings: Settings) -> dict[Path, list[Task] | ConfigError]:
+    fresh: dict[Path, list[Task] | ConfigError] = {}
+    for file in queue_files(settings):
+        try:
+            fresh[file] = read_queue(file)
+        except ConfigError as exc:
+            fresh[file] = exc
+    return fresh
+
+
+def check_workspace(root: Path) -> tuple[Settings | None, list[Problem]]:
+    """Everything `orchestrate check` reports, in file order."""
+    try:
+        settings = load_settings(root)
+    except ConfigError as exc:
+        return None, list(exc.problems)
+    problems: list[Problem] = []
+    if not settings.queues.is_dir():
+        problems.append(
+            Problem(
+                settings.config_file or settings.root / CONFIG_NAME,
+                1,
+                f"queue folder {settings.queues} does not exist: create it or fix 'queues:'",
+            )
+        )
+    tasks: list[Task] = []
+    for result in read_all(settings).values():
+        if isinstance(result, ConfigError):
+            problems.extend(result.problems)
+        else:
+            tasks.extend(result)
+    problems.extend(cross_check(tasks, settings))
+    return settings, problems
+
+
+def load_workspace(root: Path) -> tuple[Settings, QueueSet]:
+    """Settings and queues, or ConfigError listing every problem."""
+    settings, problems = check_workspace(root)
+    if problems or settings is None:
+        raise ConfigError(problems)
+    return settings, merge_queues(settings, read_all(settings), {})
+
+
+def agents_for(settings: Settings, tasks: Iterable[Task]) -> tuple[Agent, ...]:
+    """Declared agents, or (with none declared) one per agent name used by the queues."""
+    if settings.agents:
+        return settings.agents
+    names = dict.fromkeys(t.agent for t in tasks if t.agent != ANY_AGENT)
+    return tuple(Agent(name=n, window=n, command=None, profile="generic") for n in names)
+
+
+def schema_for_queue() -> dict[str, Any]:
+    return QueueModel.model_json_schema(by_alias=True)

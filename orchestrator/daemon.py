@@ -1,0 +1,527 @@
+"""The one loop: takes events, asks the scheduler, performs the actions, records them.
+
+Producers (the file watcher, signal handlers) only post events on `self.events`; this
+thread owns the state. A dispatch is committed to the store before its keys are sent,
+and its stage (sending -> pasted -> sent) is committed after each step, so that a
+restart after `kill -9` can tell what reached the agent and never sends a prompt twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import scheduler as sch
+from .board import BoardReader
+from .config import (
+    Agent,
+    Task,
+    agents_for,
+    load_settings,
+    merge_queues,
+    read_all,
+)
+from .dashboard import View, snapshot, status_markdown, write_atomically
+from .errors import ConfigError, TmuxError
+from .lock import Lock
+from .prompt import last_line, marker, render
+from .store import PASTED, SENDING, SENT, Store
+from .tmux import PaneInfo, Tmux
+from .watcher import BoardChanged, QueuesChanged, Watcher
+
+log = logging.getLogger(__name__)
+
+SHELLS = frozenset(
+    {"bash", "zsh", "sh", "dash", "fish", "ksh", "mksh", "tcsh", "csh", "ash", "nu", "xonsh"}
+)
+
+
+@dataclass(frozen=True)
+class Timing:
+    tick: float = 1.0  # how often agents' panes are polled and the board re-checked
+    settle: float = 0.25  # how long an unterminated block at the board's end may grow
+    submit_gap: float = 0.2  # between the paste and Enter (AGENT_CLIS.md: 0.1-0.3 s)
+    agent_settle: float = 1.0  # after a program first shows in a pane, before its first prompt
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+class Daemon:
+    def __init__(
+        self,
+        root: Path,
+        tmux: Tmux,
+        view: View,
+        timing: Timing = Timing(),
+        exit_when_done: bool = False,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.root = root
+        self.tmux = tmux
+        self.view = view
+        self.timing = timing
+        self.exit_when_done = exit_when_done
+        self.clock = clock
+        self.sleep = sleep
+        self.events: queue.Queue[object] = queue.Queue()
+        self.state = sch.State()
+        self.panes: dict[str, str] = {}
+        self.windows: dict[str, str] = {}
+        self.details: dict[str, str] = {}
+        self.program_since: dict[str, float] = {}
+        self.last_good: dict[Path, tuple[Task, ...]] = {}
+        self.queue_problems: tuple[str, ...] = ()
+        self.last_status = ""
+        self.last_agents = ""
+
+    # ------------------------------------------------------------------ life cycle
+
+    def stop(self) -> None:
+        """Thread- and signal-safe: ask the loop to end."""
+        self.events.put(Stop())
+
+    def run(self) -> int:
+        """Run until stopped (exit 0), or with exit_when_done until nothing can progress."""
+        self.settings = load_settings(self.root)
+        lock = Lock(self.settings.state_dir / "daemon.lock")
+        lock.acquire()
+        self.store = Store(self.settings.state_dir / "state.db")
+        watcher: Watcher | None = None
+        try:
+            self._journal("daemon-start", f"daemon started in {self.root}")
+            self._startup()
+            watcher = Watcher(self.settings.board, self.settings.queues, self.events.put)
+            watcher.start()
+            # A write between the startup read and the watch is caught here.
+            self.events.put(BoardChanged())
+            return self._loop()
+        finally:
+            if watcher is not None:
+                watcher.stop()
+            self._journal("daemon-stop", "daemon stopped")
+            self._publish(running=False)
+            self.store.close()
+            lock.release()
+
+    def _startup(self) -> None:
+        stored = self.store.tasks()
+        queues = self._read_queues()
+        agents = agents_for(self.settings, [*(t.task for t in stored), *queues])
+        paused = self.store.paused_agents()
+        held = {t.agent: t.id for t in stored if t.status in sch.ACTIVE and t.agent}
+        self.state = sch.State(
+            tasks=sch.frozen_tasks({t.id: t for t in stored}),
+            agents=tuple(
+                sch.AgentState(
+                    a.name,
+                    present=False,
+                    ready=False,
+                    paused=a.name in paused,
+                    task=held.get(a.name),
+                )
+                for a in agents
+            ),
+            orphans=self.store.orphans(),
+        )
+        self._prepare_tmux(agents)
+        self._handle(sch.QueueLoaded(tuple(queues)), dispatch=False)
+        self.reader = BoardReader(self.settings.board, self.store.reader_state(), self.store.seen())
+        self._read_board(final=True, dispatch=False)
+        self._poll_agents(dispatch=False)
+        self._recover_attempts()
+        self._handle(sch.Tick())
+
+    def _loop(self) -> int:
+        next_tick = self.clock() + self.timing.tick
+        settle_at: float | None = None
+        while True:
+            now = self.clock()
+            deadline = min(next_tick, settle_at) if settle_at is not None else next_tick
+            items = self._take(max(0.0, deadline - now))
+            if any(isinstance(i, Stop) for i in items):
+                return 0
+            now = self.clock()
+            if any(isinstance(i, QueuesChanged) for i in items):
+                self._reload_queues()
+            tick = now >= next_tick
+            if tick:
+                next_tick = now + self.timing.tick
+                self._poll_agents()
+            if any(isinstance(i, BoardChanged) for i in items) or tick:
+                if self._read_board(final=False):
+                    settle_at = settle_at or now + self.timing.settle
+                else:
+                    settle_at = None
+            if settle_at is not None and now >= settle_at:
+                self._read_board(final=True)
+                settle_at = None
+            self._handle(sch.Tick())
+            self._publish()
+            if self.exit_when_done and not sch.can_progress(self.state):
+                done = sch.all_done(self.state)
+                self._journal(
+                    "all-done" if done else "stuck",
+                    "every task is done"
+                    if done
+                    else "no task can make progress: " + self._summary(),
+                )
+                return 0 if done else 1
+
+    def _take(self, timeout: float) -> list[object]:
+        try:
+            items = [self.events.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self.events.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _summary(self) -> str:
+        counts: dict[str, int] = {}
+        for t in self.state.tasks.values():
+            counts[t.status] = counts.get(t.status, 0) + 1
+        return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+    # ------------------------------------------------------------------ queues
+
+    def _read_queues(self) -> list[Task]:
+        queues = merge_queues(self.settings, read_all(self.settings), self.last_good)
+        self.last_good = dict(queues.by_file)
+        problems = tuple(str(p) for p in queues.problems)
+        if problems != self.queue_problems:
+            for problem in problems:
+                self._journal("queue-error", f"{problem} (last good version kept)")
+            if self.queue_problems and not problems:
+                self._journal("queue-ok", "queue files are valid again")
+        self.queue_problems = problems
+        return queues.tasks
+
+    def _reload_queues(self) -> None:
+        try:
+            tasks = self._read_queues()
+        except ConfigError as exc:  # the daemon never dies on input
+            for problem in exc.problems:
+                self._journal("queue-error", str(problem))
+            return
+        known = set(self.state.tasks)
+        self._handle(sch.QueueLoaded(tuple(tasks)))
+        added = [t.id for t in tasks if t.id not in known]
+        if added:
+            self._journal(
+                "queue-loaded", f"queue reloaded: {len(added)} new task(s): " + ", ".join(added)
+            )
+
+    # ------------------------------------------------------------------ board
+
+    def _read_board(self, final: bool, dispatch: bool = True) -> bool:
+        """Read new blocks and apply them; True if an unterminated block waits at the end."""
+        try:
+            result = self.reader.read(final=final)
+        except OSError as exc:
+            self._journal("board-error", f"cannot read {self.settings.board}: {exc}; will retry")
+            return False
+        if result.rescanned:
+            self._journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
+        now = self.clock()
+        with self.store.transaction():
+            self.store.save_reader(result.state, [b.digest for b in result.blocks])
+            for block in result.blocks:
+                fields = dict(block.fields)
+                self._journal(
+                    "report",
+                    f"{block.ref}: {block.status} (board line {block.line})",
+                    task=next((c for c in block.candidates if c in self.state.tasks), block.ref),
+                    data={"status": block.status, "fields": fields, "line": block.line},
+                )
+                actions = sch.decide(self.state, sch.Reported(block), now, dispatch=False)
+                self._perform(actions)
+        if dispatch and result.blocks:
+            self._handle(sch.Tick())
+        return result.pending
+
+    # ------------------------------------------------------------------ tmux and agents
+
+    def _prepare_tmux(self, agents: Iterable[Agent]) -> None:
+        session = self.tmux.ensure_session(self.settings.session, self.settings.workdir)
+        known = self.store.panes()
+        live = self.tmux.panes()
+        for agent in agents:
+            pane = known.get(agent.name)
+            if pane is None or pane not in live or live[pane].session != session:
+                pane = self.tmux.find_window(session, agent.window)
+            if pane is None:
+                pane = self.tmux.create_window(
+                    session, agent.window, agent.name, agent.command, self.settings.workdir
+                )
+                self._journal(
+                    "window-created",
+                    f"{agent.name}: created window {agent.window}"
+                    + (f" running {agent.command!r}" if agent.command else " (a shell)"),
+                    agent=agent.name,
+                )
+            self.panes[agent.name] = pane
+            with self.store.transaction():
+                self.store.set_pane(agent.name, pane)
+
+    def _agent_config(self, name: str) -> Agent:
+        agent = self.settings.agent(name)
+        return agent or Agent(name=name, window=name, command=None, profile="generic")
+
+    def _poll_agents(self, dispatch: bool = True) -> None:
+        try:
+            panes = self.tmux.panes()
+            if not panes or any(p not in panes for p in self.panes.values()):
+                self._repair_windows(panes)
+                panes = self.tmux.panes()
+        except TmuxError as exc:
+            self._journal("tmux-error", f"tmux: {exc}; will retry")
+            panes = {}
+        now = self.clock()
+        present, ready = set(), set()
+        for agent in self.state.agents:
+            info = panes.get(self.panes.get(agent.name, ""))
+            detail = self._pane_detail(info)
+            self.details[agent.name] = detail
+            if info is not None:
+                self.windows[agent.name] = info.label
+            if info is None or info.dead:
+                self.program_since.pop(agent.name, None)
+                continue
+            present.add(agent.name)
+            if detail:
+                self.program_since.pop(agent.name, None)
+                continue
+            since = self.program_since.setdefault(agent.name, now)
+            if now - since >= self.timing.agent_settle:
+                ready.add(agent.name)
+        self._handle(sch.AgentsSeen(frozenset(present), frozenset(ready)), dispatch=dispatch)
+
+    @staticmethod
+    def _pane_detail(info: PaneInfo | None) -> str:
+        """Why a live pane cannot take a prompt ('' if it can)."""
+        if info is None or info.dead:
+            return "gone"
+        if info.command in SHELLS:
+            return "shell"  # its program has not started, or exited back to a shell
+        return ""
+
+    def _repair_windows(self, panes: dict[str, PaneInfo]) -> None:
+        """Recreate the session and agent windows that vanished (those with a command run it)."""
+        missing = [
+            self._agent_config(a.name)
+            for a in self.state.agents
+            if self.panes.get(a.name) not in panes
+        ]
+        recreatable = [a for a in missing if a.command or not panes]
+        if recreatable:
+            self._prepare_tmux(recreatable)
+
+    # ------------------------------------------------------------------ delivery
+
+    def _deliver(self, task: sch.TaskState, attempt: int, agent: str) -> None:
+        """Paste the prompt, wait the gap, press Enter; the stage is committed at each step."""
+        pane = self.panes[agent]
+        text = render(task.task, attempt, self.settings, agent)
+        self.tmux.paste(pane, text)
+        with self.store.transaction():
+            self.store.set_stage(task.id, attempt, PASTED, self.clock())
+        self.sleep(self.timing.submit_gap)
+        self.tmux.press_enter(pane)
+        with self.store.transaction():
+            self.store.set_stage(task.id, attempt, SENT, self.clock())
+            self._journal(
+                "sent",
+                f"{task.id} #{attempt}: prompt submitted to {agent} ({len(text)} chars)",
+                task=task.id,
+                agent=agent,
+            )
+
+    def _dispatch(self, action: sch.Dispatch) -> None:
+        now = self.clock()
+        with self.store.transaction():
+            self.store.record_attempt(action.task_id, action.attempt, action.agent, SENDING, now)
+            self._apply(action, now)
+            self._journal(
+                "dispatch",
+                f"{action.task_id} -> {action.agent} (attempt {action.attempt})",
+                task=action.task_id,
+                agent=action.agent,
+            )
+        try:
+            self._deliver(self.state.tasks[action.task_id], action.attempt, action.agent)
+        except TmuxError as exc:
+            self._requeue(action.task_id, action.agent, f"delivery failed: {exc}")
+
+    def _requeue(self, task_id: str, agent: str, reason: str) -> None:
+        with self.store.transaction():
+            self._perform([sch.Requeue(task_id, reason)])
+        self.program_since.pop(agent, None)
+        self._handle(
+            sch.AgentsSeen(
+                frozenset(a.name for a in self.state.agents if a.present),
+                frozenset(a.name for a in self.state.agents if a.ready and a.name != agent),
+            ),
+            dispatch=False,
+        )
+
+    def _recover_attempts(self) -> None:
+        """Resolve dispatches that a crash interrupted: never lost, never sent twice."""
+        for attempt in self.store.unfinished_attempts():
+            task = self.state.tasks.get(attempt.task)
+            label = f"{attempt.task} #{attempt.n}"
+            if task is None or task.status != sch.DISPATCHED or task.attempts != attempt.n:
+                with self.store.transaction():
+                    self.store.set_stage(attempt.task, attempt.n, SENT, self.clock())
+                    self._journal("recovered", f"{label}: settled by the board", task=attempt.task)
+                continue
+            # A restart finds agents running already: their program counts, not the settle.
+            pane = self.panes.get(attempt.agent)
+            if pane is None or self.details.get(attempt.agent, "gone") != "":
+                self._requeue(attempt.task, attempt.agent, "agent not ready after restart")
+                self._journal(
+                    "recovered", f"{label}: agent not ready, back in the queue", task=attempt.task
+                )
+                continue
+            try:
+                self._resolve_on_screen(task, attempt.n, attempt.stage, attempt.agent, pane)
+            except TmuxError as exc:
+                self._requeue(attempt.task, attempt.agent, f"recovery failed: {exc}")
+
+    def _resolve_on_screen(
+        self, task: sch.TaskState, n: int, stage: str, agent: str, pane: str
+    ) -> None:
+        label = f"{task.id} #{n}"
+        screen = self.tmux.capture(pane, history=2000)
+        mark = marker(task.id, n)
+        if mark in screen:
+            if mark in last_line(screen) or _tail_pending(screen, task, n, self):
+                self.tmux.press_enter(pane)
+                outcome = "was still in the input box: submitted it"
+            else:
+                outcome = "had been submitted"
+            with self.store.transaction():
+                self.store.set_stage(task.id, n, SENT, self.clock())
+                self._journal("recovered", f"{label}: prompt {outcome}", task=task.id, agent=agent)
+        elif stage == SENDING:
+            self._journal("recovered", f"{label}: never reached {agent}: sending it", task=task.id)
+            self._deliver(task, n, agent)
+        else:
+            with self.store.transaction():
+                self.store.set_stage(task.id, n, SENT, self.clock())
+                self._journal(
+                    "unconfirmed",
+                    f"{label}: pasted before the restart, not visible now: assumed submitted",
+                    task=task.id,
+                    agent=agent,
+                )
+
+    # ------------------------------------------------------------------ actions
+
+    def _handle(self, event: sch.Event, dispatch: bool = True) -> None:
+        actions = sch.decide(self.state, event, self.clock(), dispatch=dispatch)
+        if actions:
+            with self.store.transaction():
+                self._perform([a for a in actions if not isinstance(a, sch.Dispatch)])
+            for action in actions:
+                if isinstance(action, sch.Dispatch):
+                    self._dispatch(action)
+
+    def _perform(self, actions: Iterable[sch.Action]) -> None:
+        """Record and apply state actions (inside the caller's transaction)."""
+        now = self.clock()
+        for action in actions:
+            self._apply(action, now)
+            if isinstance(action, sch.AddTask):
+                extra = f" ({action.reason})" if action.reason else ""
+                self._journal(
+                    "task-added", f"{action.task.id}: {action.status}{extra}", task=action.task.id
+                )
+            elif isinstance(action, sch.SetStatus):
+                self._journal(
+                    action.status,
+                    f"{action.task_id}: {action.status}, {action.reason}",
+                    task=action.task_id,
+                )
+            elif isinstance(action, sch.Requeue):
+                self._journal("requeued", f"{action.task_id}: {action.reason}", task=action.task_id)
+            elif isinstance(action, sch.SetPresence):
+                word = "ready" if action.ready else ("not ready" if action.present else "gone")
+                detail = self.details.get(action.agent, "")
+                self._journal(
+                    "agent",
+                    f"{action.agent}: {word}" + (f" ({detail})" if detail else ""),
+                    agent=action.agent,
+                )
+            elif isinstance(action, sch.Note):
+                self._journal(action.kind, action.message, task=action.task_id)
+            elif isinstance(action, sch.RememberOrphan):
+                self.store.remember_orphan(action.ref, action.status)
+
+    def _apply(self, action: sch.Action, now: float) -> None:
+        before = self.state
+        self.state = sch.apply(self.state, action, now)
+        for task_id in _touched(action):
+            if before.tasks.get(task_id) != self.state.tasks.get(task_id):
+                self.store.save_task(self.state.tasks[task_id])
+
+    # ------------------------------------------------------------------ output
+
+    def _journal(
+        self,
+        kind: str,
+        message: str,
+        task: str | None = None,
+        agent: str | None = None,
+        data: dict[str, object] | None = None,
+    ) -> None:
+        self.store.journal(kind, message, task, agent, data, ts=self.clock())
+        log.info("%s %s", kind, message)
+        self.view.event(kind, message, task, agent)
+
+    def _publish(self, running: bool = True) -> None:
+        snap = snapshot(
+            self.state, self.settings.session, self.root, self.clock(), self.windows, self.details
+        )
+        if not running:
+            snap = type(snap)(**{**snap.__dict__, "running": False})
+        self.view.update(snap)
+        agents = json.dumps([a.__dict__ for a in snap.agents], ensure_ascii=False)
+        if agents != self.last_agents:
+            self.last_agents = agents
+            with self.store.transaction():
+                self.store.set_meta("agents", agents)
+        text = status_markdown(snap)
+        # The timestamp line changes every second; rewrite only when something else changed.
+        body = "\n".join(line for line in text.splitlines() if not line.startswith("**Updated**"))
+        if body != self.last_status or not running:
+            self.last_status = body
+            try:
+                write_atomically(self.settings.status_file, text)
+            except OSError as exc:
+                log.warning("cannot write %s: %s", self.settings.status_file, exc)
+
+
+def _touched(action: sch.Action) -> tuple[str, ...]:
+    if isinstance(action, sch.AddTask | sch.UpdateTask):
+        return (action.task.id,)
+    if isinstance(action, sch.Dispatch | sch.SetStatus | sch.Requeue):
+        return (action.task_id,)
+    return ()
+
+
+def _tail_pending(screen: str, task: sch.TaskState, n: int, daemon: Daemon) -> bool:
+    """Is the prompt's own last line what the screen ends with (still in the input box)?"""
+    text = render(task.task, n, daemon.settings, task.agent or "")
+    tail = last_line(text).strip()[-40:]
+    return bool(tail) and tail in last_line(screen)

@@ -1,0 +1,58 @@
+"""One exception root; each class builds its own message.
+
+The CLI catches :class:`OrchestrateError` once, prints it and exits 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, located as precisely as we can."""
+
+    file: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class OrchestrateError(Exception):
+    """Root of every error the CLI reports to the user."""
+
+
+class ConfigError(OrchestrateError):
+    """orchestrate.yaml or a queue file is invalid."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class WorkspaceNotFound(OrchestrateError):
+    def __init__(self, start: Path) -> None:
+        super().__init__(
+            f"no orchestrate.yaml and no queues/ folder in {start} or its parents; "
+            "run `orchestrate init` here, or name the workspace with `orchestrate -C DIR ...`"
+        )
+
+
+class TmuxError(OrchestrateError):
+    """A tmux command failed in a way the daemon cannot work around."""
+
+
+class StateError(OrchestrateError):
+    """The state database or the lock is unusable."""
+
+
+class AlreadyRunning(StateError):
+    def __init__(self, lock: Path, pid: int | None) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(
+            f"a daemon already runs for this workspace ({who} holds {lock}); "
+            "stop it with `orchestrate stop` or follow it with `orchestrate status`"
+        )

@@ -1,0 +1,264 @@
+"""A simulated coding agent: a terminal program that behaves like the real TUIs where it matters.
+
+It turns bracketed paste on, shows an idle prompt (`> `), shows what was pasted in its
+input line until CR submits it, shows a busy line while it "works", and then appends the
+report block that the prompt asked for to the board: by append, by two split writes, or
+by writing a temporary file and renaming it over the board (as Claude Code's Edit tool
+does). Options make it fail, block or stay silent for chosen tasks. Every submitted
+prompt is logged (JSON lines) so that tests can check what arrived, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import sys
+import termios
+import time
+import tty
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .prompt import MARKER
+
+PASTE_START = b"\x1b[200~"
+PASTE_END = b"\x1b[201~"
+_HEADER = re.compile(r"^#{2,4} .*COMPLETED.*$", re.MULTILINE)
+_FIELD = re.compile(r"^\*\*(?P<name>[^*]+)\*\*:", re.MULTILINE)
+
+BUSY_LINE = "✻ Working… (esc to interrupt)"
+
+
+@dataclass
+class SimOptions:
+    name: str
+    board: Path
+    delay: float = 1.0
+    write: str = "append"  # append | split | rename
+    fail: set[str] = field(default_factory=set)
+    fail_once: set[str] = field(default_factory=set)
+    block: set[str] = field(default_factory=set)
+    silent: set[str] = field(default_factory=set)
+    log: Path | None = None
+
+
+def report_for(prompt: str, options: SimOptions, attempt_failures: dict[str, int]) -> str | None:
+    """The block an obedient agent appends for `prompt`, or None (silent / nothing asked)."""
+    header_match = _HEADER.search(prompt)
+    marker = MARKER.search(prompt)
+    if header_match is None:
+        return None
+    task = marker["id"] if marker else ""
+    if task in options.silent:
+        return None
+    header = header_match.group(0).strip()
+    after = prompt[header_match.end() :].split("\n\n", 1)[0]
+    fields = [m["name"] for m in _FIELD.finditer(after)]
+    status = "COMPLETED"
+    if task in options.block:
+        status = "BLOCKED"
+    elif task in options.fail or (task in options.fail_once and not attempt_failures.get(task)):
+        status = "FAILED"
+        attempt_failures[task] = attempt_failures.get(task, 0) + 1
+    header = header.replace("COMPLETED", status)
+    values = {"Date": time.strftime("%Y-%m-%d %H:%M"), "Agent": options.name}
+    lines = [header]
+    for name in fields:
+        lines.append(f"**{name}**: {values.get(name, 'simulated')}")
+    if status != "COMPLETED":
+        lines.append(f"**Reason**: simulated {status.lower()} by {options.name}")
+    return "\n".join(lines) + "\n\n"
+
+
+def write_report(board: Path, block: str, how: str) -> None:
+    data = block.encode("utf-8")
+    if how == "rename":
+        old = board.read_bytes() if board.exists() else b""
+        sep = b"" if not old or old.endswith(b"\n") else b"\n"
+        tmp = board.with_name(f".{board.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(old + sep + data)
+        os.replace(tmp, board)
+        return
+    fd = os.open(board, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if how == "split":
+            cut = len(data) // 2
+            os.write(fd, data[:cut])
+            time.sleep(0.05)
+            os.write(fd, data[cut:])
+        else:
+            os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+class SimAgent:
+    def __init__(self, options: SimOptions) -> None:
+        self.o = options
+        self.input = ""
+        self.in_paste = False
+        self.pending = b""
+        self.jobs: deque[str] = deque()
+        self.busy_until: float | None = None
+        self.current: str | None = None
+        self.failures: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ screen
+
+    def out(self, text: str) -> None:
+        os.write(1, text.replace("\n", "\r\n").encode("utf-8"))
+
+    def status_line(self) -> str:
+        if self.current is not None:
+            return BUSY_LINE
+        if not self.input:
+            return "> "
+        first, *rest = self.input.split("\n")
+        width = max(20, shutil.get_terminal_size((100, 40)).columns - 20)
+        more = f"  [+{len(rest)} lines]" if rest else ""
+        return "> " + first[:width] + more
+
+    def redraw(self) -> None:
+        self.out("\r\x1b[K" + self.status_line())
+
+    def say(self, line: str) -> None:
+        self.out("\r\x1b[K" + line + "\n")
+        self.redraw()
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, data: bytes) -> None:
+        buf = self.pending + data
+        self.pending = b""
+        text_parts: list[bytes] = []
+        i = 0
+        while i < len(buf):
+            if self.in_paste:
+                end = buf.find(PASTE_END, i)
+                if end == -1:
+                    # keep a possible partial end marker for the next read
+                    keep = next(
+                        (
+                            k
+                            for k in range(len(PASTE_END) - 1, 0, -1)
+                            if buf.endswith(PASTE_END[:k])
+                        ),
+                        0,
+                    )
+                    text_parts.append(buf[i : len(buf) - keep])
+                    self.pending = buf[len(buf) - keep :]
+                    break
+                text_parts.append(buf[i:end])
+                self._paste_text(b"".join(text_parts))
+                text_parts = []
+                self.in_paste = False
+                i = end + len(PASTE_END)
+                continue
+            if buf.startswith(PASTE_START, i):
+                self.in_paste = True
+                i += len(PASTE_START)
+                continue
+            byte = buf[i : i + 1]
+            if byte == b"\x1b":
+                if len(buf) - i < len(PASTE_START) and PASTE_START.startswith(buf[i:]):
+                    self.pending = buf[i:]
+                    break
+                i += 1  # other escape sequences: ignored
+                continue
+            if byte == b"\r":
+                self.submit()
+            elif byte in (b"\x7f", b"\x08"):
+                self.input = self.input[:-1]
+            elif byte == b"\x03":
+                self.input = ""
+            elif byte == b"\x04" and not self.input:
+                raise SystemExit(0)
+            elif byte >= b" " or byte in (b"\n", b"\t"):
+                # a UTF-8 sequence arrives whole most of the time; decode leniently
+                j = i + 1
+                while j < len(buf) and 0x80 <= buf[j] < 0xC0:
+                    j += 1
+                self.input += buf[i:j].decode("utf-8", errors="replace")
+                i = j
+                continue
+            i += 1
+        if text_parts:
+            self._paste_text(b"".join(text_parts), partial=True)
+        self.redraw()
+
+    def _paste_text(self, data: bytes, partial: bool = False) -> None:
+        self.input += data.decode("utf-8", errors="replace").replace("\r", "\n")
+
+    def submit(self) -> None:
+        text, self.input = self.input, ""
+        if not text.strip():
+            return
+        marker = MARKER.search(text)
+        label = marker.group(0) if marker else text.split("\n", 1)[0][:60]
+        self.log({"event": "received", "marker": marker.group(0) if marker else None, "text": text})
+        self.say(f"● received {label} ({len(text)} chars)")
+        self.jobs.append(text)
+        self.start_next()
+
+    # ------------------------------------------------------------------ work
+
+    def start_next(self) -> None:
+        if self.current is None and self.jobs:
+            self.current = self.jobs.popleft()
+            self.busy_until = time.monotonic() + self.o.delay
+            self.redraw()
+
+    def finish(self) -> None:
+        text, self.current, self.busy_until = self.current or "", None, None
+        block = report_for(text, self.o, self.failures)
+        if block is None:
+            self.say("○ done, nothing reported")
+        else:
+            write_report(self.o.board, block, self.o.write)
+            self.say("✓ reported " + block.split("\n", 1)[0])
+            self.log({"event": "reported", "block": block})
+        self.start_next()
+
+    def log(self, record: dict[str, Any]) -> None:
+        if self.o.log is None:
+            return
+        record = {"ts": time.time(), "agent": self.o.name, **record}
+        with self.o.log.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> int:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGHUP, lambda *_: sys.exit(0))
+        try:
+            if saved is not None:
+                tty.setraw(fd)
+            self.out("\x1b[?2004h")  # bracketed paste on
+            self.out(f"sim-agent {self.o.name}: a simulated coding agent (orchestrate)\n")
+            self.out(f"board: {self.o.board}\n")
+            self.redraw()
+            while True:
+                timeout = None
+                if self.busy_until is not None:
+                    timeout = max(0.0, self.busy_until - time.monotonic())
+                readable, _, _ = select.select([fd], [], [], timeout)
+                if readable:
+                    data = os.read(fd, 65536)
+                    if not data:
+                        return 0
+                    self.feed(data)
+                if self.busy_until is not None and time.monotonic() >= self.busy_until:
+                    self.finish()
+        finally:
+            self.out("\x1b[?2004l")
+            if saved is not None:
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)

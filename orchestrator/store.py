@@ -1,0 +1,354 @@
+"""State in `.orchestrate/state.db` (SQLite, WAL): tasks, attempts, the journal, the reader.
+
+The only module that speaks SQL. Every change the daemon makes goes through one
+transaction (`with store.transaction():`), so that the effects of a board read and the
+reader's new position are committed together, and a dispatch is on disk before its keys
+are sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .board import ReaderState
+from .config import Task
+from .errors import StateError
+from .scheduler import TaskState
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    ord INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    agent TEXT,
+    since REAL,
+    reason TEXT NOT NULL DEFAULT '',
+    spec TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    task TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    agent TEXT NOT NULL,
+    stage TEXT NOT NULL,          -- sending | pasted | sent
+    created REAL NOT NULL,
+    sent REAL,
+    PRIMARY KEY (task, n)
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    task TEXT,
+    agent TEXT,
+    message TEXT NOT NULL,
+    data TEXT
+);
+CREATE INDEX IF NOT EXISTS events_task ON events (task);
+CREATE TABLE IF NOT EXISTS board_seen (digest TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orphans (ref TEXT PRIMARY KEY, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (
+    name TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL DEFAULT 0,
+    pane TEXT
+);
+"""
+
+SENDING, PASTED, SENT = "sending", "pasted", "sent"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    task: str
+    n: int
+    agent: str
+    stage: str
+    created: float
+    sent: float | None
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    ts: float
+    kind: str
+    task: str | None
+    agent: str | None
+    message: str
+    data: dict[str, Any] | None
+
+
+def task_to_json(task: Task) -> str:
+    return json.dumps(
+        {
+            "id": task.id,
+            "title": task.title,
+            "agent": task.agent,
+            "priority": task.priority,
+            "phase": task.phase,
+            "after": list(task.after),
+            "estimate": task.estimate,
+            "uses": list(task.uses),
+            "prompt": task.prompt,
+            "report": list(task.report),
+            "validate": list(task.validate),
+            "retries": task.retries,
+            "file": str(task.file),
+            "line": task.line,
+        },
+        ensure_ascii=False,
+    )
+
+
+def task_from_json(text: str) -> Task:
+    d = json.loads(text)
+    return Task(
+        id=d["id"],
+        title=d["title"],
+        agent=d["agent"],
+        priority=d["priority"],
+        phase=d["phase"],
+        after=tuple(d["after"]),
+        estimate=d["estimate"],
+        uses=tuple(d["uses"]),
+        prompt=d["prompt"],
+        report=tuple(d["report"]),
+        validate=tuple(d["validate"]),
+        retries=d["retries"],
+        file=Path(d["file"]),
+        line=d["line"],
+    )
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by the user alone."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+class Store:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        if readonly:
+            if not path.exists():
+                raise StateError(f"no state yet at {path}: start the daemon once")
+            uri = f"file:{path}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+        else:
+            private_dir(path.parent)
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+        self.db.row_factory = sqlite3.Row
+        self._depth = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Nestable: only the outermost block commits."""
+        if self._depth == 0:
+            self.db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self.db.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self.db.execute("COMMIT")
+
+    # ----------------------------------------------------------------- tasks
+
+    def save_task(self, t: TaskState) -> None:
+        self.db.execute(
+            "INSERT INTO tasks (id, ord, status, attempts, agent, since, reason, spec, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "ord=excluded.ord, status=excluded.status, attempts=excluded.attempts, "
+            "agent=excluded.agent, since=excluded.since, reason=excluded.reason, "
+            "spec=excluded.spec, updated=excluded.updated",
+            (
+                t.id,
+                t.order,
+                t.status,
+                t.attempts,
+                t.agent,
+                t.since,
+                t.reason,
+                task_to_json(t.task),
+                time.time(),
+            ),
+        )
+
+    def tasks(self) -> list[TaskState]:
+        rows = self.db.execute("SELECT * FROM tasks ORDER BY ord, id").fetchall()
+        return [
+            TaskState(
+                task=task_from_json(r["spec"]),
+                order=r["ord"],
+                status=r["status"],
+                attempts=r["attempts"],
+                agent=r["agent"],
+                since=r["since"],
+                reason=r["reason"],
+            )
+            for r in rows
+        ]
+
+    # ----------------------------------------------------------------- attempts
+
+    def record_attempt(self, task: str, n: int, agent: str, stage: str, now: float) -> None:
+        self.db.execute(
+            "INSERT INTO attempts (task, n, agent, stage, created) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (task, n) DO UPDATE SET agent=excluded.agent, stage=excluded.stage",
+            (task, n, agent, stage, now),
+        )
+
+    def set_stage(self, task: str, n: int, stage: str, now: float) -> None:
+        self.db.execute(
+            "UPDATE attempts SET stage = ?, sent = CASE WHEN ? = 'sent' THEN ? ELSE sent END "
+            "WHERE task = ? AND n = ?",
+            (stage, stage, now, task, n),
+        )
+
+    def attempts(self, task: str | None = None) -> list[Attempt]:
+        query = "SELECT * FROM attempts"
+        args: tuple[Any, ...] = ()
+        if task is not None:
+            query += " WHERE task = ?"
+            args = (task,)
+        rows = self.db.execute(query + " ORDER BY created, task, n", args).fetchall()
+        return [
+            Attempt(r["task"], r["n"], r["agent"], r["stage"], r["created"], r["sent"])
+            for r in rows
+        ]
+
+    def unfinished_attempts(self) -> list[Attempt]:
+        return [a for a in self.attempts() if a.stage != SENT]
+
+    # ----------------------------------------------------------------- agents
+
+    def paused_agents(self) -> set[str]:
+        rows = self.db.execute("SELECT name FROM agents WHERE paused = 1").fetchall()
+        return {r["name"] for r in rows}
+
+    def set_pane(self, agent: str, pane: str) -> None:
+        self.db.execute(
+            "INSERT INTO agents (name, pane) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET pane = excluded.pane",
+            (agent, pane),
+        )
+
+    def panes(self) -> dict[str, str]:
+        rows = self.db.execute("SELECT name, pane FROM agents WHERE pane IS NOT NULL").fetchall()
+        return {r["name"]: r["pane"] for r in rows}
+
+    # ----------------------------------------------------------------- journal
+
+    def journal(
+        self,
+        kind: str,
+        message: str,
+        task: str | None = None,
+        agent: str | None = None,
+        data: dict[str, Any] | None = None,
+        ts: float | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO events (ts, kind, task, agent, message, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                time.time() if ts is None else ts,
+                kind,
+                task,
+                agent,
+                message,
+                json.dumps(data, ensure_ascii=False) if data is not None else None,
+            ),
+        )
+
+    def events(self, after: int = 0, task: str | None = None, limit: int = -1) -> list[Event]:
+        query = "SELECT * FROM events WHERE seq > ?"
+        args: list[Any] = [after]
+        if task is not None:
+            query += " AND task = ?"
+            args.append(task)
+        query += " ORDER BY seq"
+        if limit >= 0:
+            query = f"SELECT * FROM ({query.replace('ORDER BY seq', 'ORDER BY seq DESC')}"
+            query += f" LIMIT {int(limit)}) ORDER BY seq"
+        rows = self.db.execute(query, args).fetchall()
+        return [
+            Event(
+                r["seq"],
+                r["ts"],
+                r["kind"],
+                r["task"],
+                r["agent"],
+                r["message"],
+                json.loads(r["data"]) if r["data"] else None,
+            )
+            for r in rows
+        ]
+
+    # ----------------------------------------------------------------- board reader
+
+    def reader_state(self) -> ReaderState:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'reader'").fetchone()
+        if row is None:
+            return ReaderState()
+        d = json.loads(row["value"])
+        return ReaderState(offset=d["offset"], tail=d["tail"], fence=d["fence"], line=d["line"])
+
+    def save_reader(self, state: ReaderState, digests: list[str]) -> None:
+        value = json.dumps(
+            {"offset": state.offset, "tail": state.tail, "fence": state.fence, "line": state.line}
+        )
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('reader', ?)", (value,))
+        for digest, count in Counter(digests).items():
+            self.db.execute(
+                "INSERT INTO board_seen VALUES (?, ?) "
+                "ON CONFLICT (digest) DO UPDATE SET count = count + excluded.count",
+                (digest, count),
+            )
+
+    def seen(self) -> Counter[str]:
+        rows = self.db.execute("SELECT digest, count FROM board_seen").fetchall()
+        return Counter({r["digest"]: r["count"] for r in rows})
+
+    def remember_orphan(self, ref: str, status: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO orphans VALUES (?, ?)", (ref, status))
+
+    def orphans(self) -> dict[str, str]:
+        rows = self.db.execute("SELECT ref, status FROM orphans").fetchall()
+        return {r["ref"]: r["status"] for r in rows}
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))

@@ -1,0 +1,232 @@
+"""Every tmux call goes through here; the only module that imports libtmux.
+
+Panes are addressed by their ids (`%N`), never by names tmux could prefix-match.
+A prompt is delivered the way AGENT_CLIS.md measured to work for every CLI: the text
+on stdin to `load-buffer`, `paste-buffer -p -d` (bracketed paste when the program asked
+for it), a short gap, then `Enter` as a separate key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import libtmux
+
+from .errors import TmuxError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+_buffer_names = itertools.count(1)
+
+
+def normalize(text: str) -> str:
+    """What a pasted prompt may contain: CRLF and CR become LF; other controls are dropped.
+
+    ESC goes too, so no text can end a bracketed paste early or send a key sequence.
+    Tabs stay. The result is what the agent receives, byte for byte (tmux turns LF into
+    CR on the way in, which terminals read back as a newline inside a paste).
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+@dataclass(frozen=True)
+class PaneInfo:
+    id: str
+    dead: bool
+    in_mode: bool
+    pid: int
+    command: str
+    session: str
+    window: str
+    label: str  # "index:name" of its window
+
+
+def server_for(socket: str | None) -> libtmux.Server:
+    """The tmux server named by `socket` (-L), or the user's default server."""
+    return libtmux.Server(socket_name=socket) if socket else libtmux.Server()
+
+
+class Tmux:
+    """A thin, typed face over one tmux server."""
+
+    def __init__(self, server: libtmux.Server) -> None:
+        self.server = server
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _argv(self) -> list[str]:
+        binary = self.server.tmux_bin or shutil.which("tmux")
+        if binary is None:
+            raise TmuxError("tmux is not installed (tmux >= 3.2 is required)")
+        argv = [binary]
+        if self.server.socket_name:
+            argv.append(f"-L{self.server.socket_name}")
+        if self.server.socket_path:
+            argv.append(f"-S{self.server.socket_path}")
+        return argv
+
+    def _run(self, *args: str) -> list[str]:
+        result = self.server.cmd(*args)
+        if result.returncode != 0:
+            detail = " ".join(result.stderr) or f"exit {result.returncode}"
+            raise TmuxError(f"tmux {args[0]} failed: {detail}")
+        return list(result.stdout)
+
+    def alive(self) -> bool:
+        return bool(self.server.is_alive())
+
+    # ----------------------------------------------------------------- sessions and windows
+
+    def session_id(self, name: str) -> str | None:
+        if not self.alive():
+            return None
+        result = self.server.cmd("list-sessions", "-F", "#{session_id}\t#{session_name}")
+        if result.returncode != 0:
+            return None
+        for line in result.stdout:
+            sid, _, sname = line.partition("\t")
+            if sname == name:
+                return sid
+        return None
+
+    def ensure_session(self, name: str, workdir: Path) -> str:
+        """The id of session `name`, created (detached, 200x50) if missing."""
+        existing = self.session_id(name)
+        if existing:
+            return existing
+        out = self._run(
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-c",
+            str(workdir),
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-P",
+            "-F",
+            "#{session_id}",
+        )
+        return out[0]
+
+    def find_window(self, session_id: str, window: int | str) -> str | None:
+        """The active pane of a window given by index or exact name, or None."""
+        lines = self._run(
+            "list-windows", "-t", session_id, "-F", "#{window_id}\t#{window_index}\t#{window_name}"
+        )
+        wanted = str(window)
+        by_index = isinstance(window, int) or wanted.isdigit()
+        for line in lines:
+            wid, index, name = line.split("\t", 2)
+            if (by_index and index == wanted) or (not by_index and name == wanted):
+                return self._active_pane(wid)
+        return None
+
+    def _active_pane(self, window_id: str) -> str:
+        for line in self._run("list-panes", "-t", window_id, "-F", "#{pane_id}\t#{pane_active}"):
+            pane, active = line.split("\t")
+            if active == "1":
+                return pane
+        raise TmuxError(f"window {window_id} has no pane")
+
+    def create_window(
+        self, session_id: str, window: int | str, name: str, command: str | None, workdir: Path
+    ) -> str:
+        """A new window at the given index (or the next free one for a name); its pane id."""
+        target = (
+            f"{session_id}:{window}"
+            if isinstance(window, int) or str(window).isdigit()
+            else (f"{session_id}:")
+        )
+        title = name if isinstance(window, int) or str(window).isdigit() else str(window)
+        args = ["new-window", "-d", "-t", target, "-n", title, "-c", str(workdir)]
+        args += ["-P", "-F", "#{pane_id}"]
+        if command:
+            args.append(command)
+        return self._run(*args)[0]
+
+    # ----------------------------------------------------------------- panes
+
+    def panes(self) -> dict[str, PaneInfo]:
+        """Every pane of the server, in one call (cheap enough to poll)."""
+        if not self.alive():
+            return {}
+        result = self.server.cmd(
+            "list-panes",
+            "-a",
+            "-F",
+            "#{pane_id}\t#{pane_dead}\t#{pane_in_mode}\t#{pane_pid}\t#{pane_current_command}"
+            "\t#{session_id}\t#{window_id}\t#{window_index}:#{window_name}",
+        )
+        if result.returncode != 0:
+            return {}
+        panes = {}
+        for line in result.stdout:
+            parts = line.split("\t")
+            if len(parts) < 8:
+                continue
+            pid = int(parts[3]) if parts[3].isdigit() else 0
+            panes[parts[0]] = PaneInfo(
+                parts[0],
+                parts[1] == "1",
+                parts[2] == "1",
+                pid,
+                parts[4],
+                parts[5],
+                parts[6],
+                "\t".join(parts[7:]),
+            )
+        return panes
+
+    def capture(self, pane_id: str, history: int = 200) -> str:
+        """The visible screen and up to `history` lines above it, as plain text."""
+        return "\n".join(self._run("capture-pane", "-p", "-J", "-S", f"-{history}", "-t", pane_id))
+
+    def _ready_for_input(self, pane_id: str) -> None:
+        info = self.panes().get(pane_id)
+        if info is None:
+            raise TmuxError(f"pane {pane_id} is gone")
+        if info.dead:
+            # tmux 3.3a crashes when pasting into a dead pane: never do it.
+            raise TmuxError(f"pane {pane_id} is dead (its program exited)")
+        if info.in_mode:
+            self._run("send-keys", "-t", pane_id, "-X", "cancel")
+
+    def paste(self, pane_id: str, text: str) -> None:
+        """Put `text` into the pane's input as one bracketed paste. No Enter."""
+        self._ready_for_input(pane_id)
+        name = f"orchestrate-{os.getpid()}-{next(_buffer_names)}"
+        data = normalize(text).encode("utf-8")
+        load = subprocess.run(
+            [*self._argv(), "load-buffer", "-b", name, "-"],
+            input=data,
+            capture_output=True,
+            check=False,
+        )
+        if load.returncode != 0:
+            raise TmuxError(f"tmux load-buffer failed: {load.stderr.decode(errors='replace')}")
+        try:
+            self._run("paste-buffer", "-p", "-d", "-b", name, "-t", pane_id)
+        except TmuxError:
+            self.server.cmd("delete-buffer", "-b", name)
+            raise
+
+    def press_enter(self, pane_id: str) -> None:
+        self._ready_for_input(pane_id)
+        self._run("send-keys", "-t", pane_id, "Enter")
+
+    def send_keys(self, pane_id: str, *keys: str) -> None:
+        self._ready_for_input(pane_id)
+        self._run("send-keys", "-t", pane_id, *keys)
+
+    def kill_server(self) -> None:
+        if self.alive():
+            self.server.kill()

@@ -1,0 +1,89 @@
+"""YAML with line numbers: the one module that imports PyYAML.
+
+`load(text, file)` returns plain Python data plus a map from each key path
+(`("tasks", 0, "agent")`) to its 1-based line, so that validation errors can be
+reported as `FILE:LINE: message` once, at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, Problem
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Sequence[str | int]) -> int:
+        """The line of the longest prefix of `loc` that exists in the file."""
+        path = tuple(loc)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+
+def load(text: str, file: Path) -> Located:
+    """Parse one YAML document; syntax errors and duplicate keys raise ConfigError."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        what = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError([Problem(file, line, f"YAML syntax: {what}")]) from None
+    except yaml.YAMLError as exc:  # reader errors (control characters, bad encoding)
+        raise ConfigError([Problem(file, 1, f"not readable as YAML: {exc}")]) from None
+    out = Located(None)
+    if node is None:
+        return out
+    problems: list[Problem] = []
+    out.data = _convert(node, (), out.lines, file, problems)
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+_constructor = yaml.SafeLoader("")
+
+
+def _convert(
+    node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path, problems: list[Problem]
+) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _constructor.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str | int):
+                problems.append(Problem(file, line, f"a key must be text, not {key!r}"))
+                continue
+            if key in result:
+                problems.append(Problem(file, line, f"duplicate key {key!r}: keep only one"))
+                continue
+            lines[(*path, key)] = line
+            result[key] = _convert(value_node, (*path, key), lines, file, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(item, (*path, index), lines, file, problems)
+            for index, item in enumerate(node.value)
+        ]
+    return _constructor.construct_object(node, deep=True)
+
+
+def dump(data: Any) -> str:
+    """Plain block-style YAML, keys in the given order, unicode kept."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
