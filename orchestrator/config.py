@@ -369,7 +369,19 @@ def cross_check(tasks: list[Task], settings: Settings) -> list[Problem]:
     """Problems that need every queue file at once: duplicates, agents, deps, cycles, playbooks."""
     problems: list[Problem] = []
     by_id: dict[str, Task] = {}
+    agent_names = {a.name for a in settings.agents}
     for task in tasks:
+        if agent_names and task.agent != ANY_AGENT and task.agent not in agent_names:
+            hint = difflib.get_close_matches(task.agent, sorted(agent_names), n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else "declare it under agents:"
+            problems.append(
+                Problem(
+                    task.file,
+                    task.line,
+                    f"task {task.id}: unknown agent {task.agent!r} "
+                    f"(orchestrate.yaml declares {', '.join(sorted(agent_names))}): {fix}",
+                )
+            )
         if task.id in by_id:
             first = by_id[task.id]
             problems.append(
@@ -382,19 +394,7 @@ def cross_check(tasks: list[Task], settings: Settings) -> list[Problem]:
             )
             continue
         by_id[task.id] = task
-    agent_names = {a.name for a in settings.agents}
     for task in by_id.values():
-        if agent_names and task.agent != ANY_AGENT and task.agent not in agent_names:
-            hint = difflib.get_close_matches(task.agent, sorted(agent_names), n=1)
-            fix = f"did you mean {hint[0]!r}?" if hint else "declare it under agents:"
-            problems.append(
-                Problem(
-                    task.file,
-                    task.line,
-                    f"task {task.id}: unknown agent {task.agent!r} "
-                    f"(orchestrate.yaml declares {', '.join(sorted(agent_names))}): {fix}",
-                )
-            )
         for dep in task.after:
             if dep not in by_id:
                 problems.append(

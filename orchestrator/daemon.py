@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -54,6 +56,32 @@ class Stop:
     pass
 
 
+FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")
+
+
+class Faults:
+    """Fault injection for the crash tests: `ORCHESTRATE_FAULT=POINT:N` (comma-separated).
+
+    The daemon kills itself with SIGKILL the N-th time it reaches POINT, exactly as
+    `kill -9` would, so the tests can crash it between any two steps of a dispatch.
+    """
+
+    def __init__(self, spec: str) -> None:
+        self.limits: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+        for item in filter(None, (s.strip() for s in spec.split(","))):
+            point, _, count = item.partition(":")
+            if point not in FAULT_POINTS:
+                raise ValueError(f"ORCHESTRATE_FAULT: unknown point {point!r}")
+            self.limits[point] = int(count or 1)
+
+    def reached(self, point: str) -> None:
+        if point in self.limits:
+            self.counts[point] = self.counts.get(point, 0) + 1
+            if self.counts[point] == self.limits[point]:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Daemon:
     def __init__(
         self,
@@ -82,6 +110,7 @@ class Daemon:
         self.queue_problems: tuple[str, ...] = ()
         self.last_status = ""
         self.last_agents = ""
+        self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
 
     # ------------------------------------------------------------------ life cycle
 
@@ -246,6 +275,8 @@ class Daemon:
                 )
                 actions = sch.decide(self.state, sch.Reported(block), now, dispatch=False)
                 self._perform(actions)
+        if result.blocks:
+            self.faults.reached("board-read")
         if dispatch and result.blocks:
             self._handle(sch.Tick())
         return result.pending
@@ -334,10 +365,13 @@ class Daemon:
         pane = self.panes[agent]
         text = render(task.task, attempt, self.settings, agent)
         self.tmux.paste(pane, text)
+        self.faults.reached("pasted-uncommitted")
         with self.store.transaction():
             self.store.set_stage(task.id, attempt, PASTED, self.clock())
+        self.faults.reached("pasted")
         self.sleep(self.timing.submit_gap)
         self.tmux.press_enter(pane)
+        self.faults.reached("entered")
         with self.store.transaction():
             self.store.set_stage(task.id, attempt, SENT, self.clock())
             self._journal(
@@ -358,6 +392,7 @@ class Daemon:
                 task=action.task_id,
                 agent=action.agent,
             )
+        self.faults.reached("recorded")
         try:
             self._deliver(self.state.tasks[action.task_id], action.attempt, action.agent)
         except TmuxError as exc:

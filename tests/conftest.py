@@ -1,0 +1,186 @@
+"""Shared fixtures: a private tmux socket, isolated HOME, workspaces with simulated agents.
+
+Nothing here touches the developer's default tmux server, ~/.tmux.conf or $HOME.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator.demo import sim_command as demo_sim
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """tmux reads ~/.tmux.conf when it starts a server: give it an empty HOME."""
+    home = tmp_path_factory.mktemp("home")
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_CONFIG_HOME", "TMUX", "TMUX_PANE")}
+    os.environ["HOME"] = str(home)
+    os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
+    os.environ.pop("TMUX", None)
+    os.environ.pop("TMUX_PANE", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"threads leaked by the test: {leaked}")
+
+
+@pytest.fixture
+def socket_name() -> Iterator[str]:
+    name = f"orch-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll `predicate` until it is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Workspace:
+    """A workspace folder with simulated agents on a private tmux socket."""
+
+    def __init__(self, root: Path, socket: str) -> None:
+        self.root = root
+        self.socket = socket
+        self.board = root / "CLAUDE.md"
+        self.logs = root / "sim-logs"
+
+    def write_config(
+        self, agents: dict[str, dict[str, Any]], extra: dict[str, Any] | None = None
+    ) -> None:
+        (self.root / "orchestrate.yaml").write_text(
+            yaml.safe_dump(
+                {"session": "orch-test", "socket": self.socket, "agents": agents, **(extra or {})},
+                sort_keys=False,
+            ),
+            encoding="utf-8",
+        )
+
+    def sim_agents(
+        self,
+        names: list[str],
+        delay: float = 0.3,
+        write: str = "append",
+        extra: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.logs.mkdir(exist_ok=True)
+        agents = {}
+        for name in names:
+            args = ["--log", str(self.logs / f"{name}.jsonl"), *(extra or {}).get(name, [])]
+            agents[name] = {"command": demo_sim(name, self.board, delay, write, *args)}
+        self.write_config(agents)
+
+    def write_queue(self, name: str, tasks: list[dict[str, Any]]) -> Path:
+        path = self.root / "queues" / name
+        path.write_text(
+            yaml.safe_dump({"tasks": tasks}, sort_keys=False, allow_unicode=True),
+            encoding="utf-8",
+        )
+        return path
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every prompt the simulated agents received, from their logs."""
+        records = []
+        if self.logs.is_dir():
+            for log in sorted(self.logs.glob("*.jsonl")):
+                for line in log.read_text(encoding="utf-8").splitlines():
+                    record = json.loads(line)
+                    if record["event"] == "received":
+                        records.append(record)
+        return records
+
+    def cli(
+        self, *args: str, timeout: float = 60, **kwargs: Any
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "orchestrator", "-C", str(self.root), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            **kwargs,
+        )
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        log = (self.root / "daemon-test.log").open("a")
+        return subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "-C", str(self.root), "start", "--plain", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+
+    def status(self) -> dict[str, Any]:
+        result = self.cli("status", "--json")
+        assert result.returncode == 0, result.stderr
+        data: dict[str, Any] = json.loads(result.stdout)
+        return data
+
+    def statuses(self) -> dict[str, str]:
+        return {t["id"]: t["status"] for t in self.status()["tasks"]}
+
+    def daemon_log(self) -> str:
+        path = self.root / "daemon-test.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, socket_name: str) -> Workspace:
+    root = tmp_path / "ws"
+    (root / "queues").mkdir(parents=True)
+    shutil.copytree(REPO / "agents_library", root / "agents_library")
+    shutil.copy(REPO / "CLAUDE.md", root / "CLAUDE.md")
+    return Workspace(root, socket_name)
+
+
+def simple_tasks(prefix: str, agents: list[str], count: int, **extra: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"{prefix}-{i:03d}",
+            "title": f"task {i}",
+            "agent": agents[i % len(agents)],
+            "prompt": f"Do step {i} of the plan.",
+            **extra,
+        }
+        for i in range(count)
+    ]

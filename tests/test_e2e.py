@@ -1,0 +1,204 @@
+"""End to end through the CLI (real subprocesses), real tmux, real watchdog, simulated agents."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import yaml
+
+from .conftest import REPO, Workspace, simple_tasks, wait_until
+
+
+def assert_each_delivered_once(ws: Workspace, ids: list[str]) -> None:
+    markers = Counter(r["marker"] for r in ws.received())
+    expected = {f"[orchestrate {i} #1]": 1 for i in ids}
+    assert dict(markers) == expected
+
+
+def test_both_seed_queues_complete_with_each_prompt_sent_once(workspace: Workspace) -> None:
+    ws = workspace
+    for name in ("auto-v4.yaml", "dispatch-batch.yaml"):
+        shutil.copy(REPO / "queues" / name, ws.root / "queues" / name)
+    ws.sim_agents(["antigravity", "codex"], delay=0.2)
+    config = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())
+    # antigravity saves the board like Claude Code's Edit tool: a new file renamed over it
+    config["agents"]["antigravity"]["command"] = config["agents"]["antigravity"]["command"].replace(
+        "--write append", "--write rename"
+    )
+    (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=180)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    ids = [
+        "AUTO-001",
+        "AUTO-002",
+        "AUTO-003",
+        "AUTO-004",
+        "CODEX-003",
+        "CODEX-002",
+        "CODEX-001",
+        "ANTI-001",
+        "ANTI-002",
+        "ANTI-003",
+    ]
+    assert ws.statuses() == dict.fromkeys(ids, "done")
+    assert_each_delivered_once(ws, ids)
+    # chains and phases ran in order, per agent
+    order = [r["marker"].split()[1] for r in ws.received() if r["agent"] == "codex"]
+    assert order.index("CODEX-003") < order.index("CODEX-002") < order.index("CODEX-001")
+    assert order.index("AUTO-002") < order.index("AUTO-004")
+    status_md = (ws.root / "ORCHESTRATOR_STATUS.md").read_text()
+    assert "| AUTO-001 | OAuth Production Setup | antigravity | ✅ DONE | 1 |" in status_md
+    assert "**Done**: 10" in status_md
+    # the prompt carried the marker, the playbooks, the validation and the exact header
+    first = next(r["text"] for r in ws.received() if "AUTO-001" in r["marker"])
+    assert first.startswith("[orchestrate AUTO-001 #1] OAuth Production Setup\n")
+    assert "Use @agents_library/backend-architect.md" in first
+    assert "- cargo test oauth" in first
+    assert "\n### TODO-AUTO-001: COMPLETED ✅\n" in first
+    assert "**Fichiers modifiés**: ..." in first
+
+
+def test_status_json_shape_and_status_without_daemon(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
+    before = ws.status()  # no daemon has ever run: the queues, all queued
+    assert [t["status"] for t in before["tasks"]] == ["queued", "queued"]
+    assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 0
+    data = ws.status()
+    assert set(data) >= {"tasks", "agents", "totals"}
+    assert set(data["tasks"][0]) >= {"id", "title", "agent", "status", "attempts", "overdue"}
+    assert data["agents"][0]["name"] == "a" and set(data["agents"][0]) >= {"state", "task"}
+    assert data["totals"] == {
+        "total": 2,
+        "done": 2,
+        "running": 0,
+        "queued": 0,
+        "failed": 0,
+        "blocked": 0,
+        "cancelled": 0,
+    }
+    table = ws.cli("status")
+    assert (
+        table.returncode == 0 and "T-000" in table.stdout and "daemon: not running" in table.stdout
+    )
+
+
+def test_stop_and_the_lock(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a"], 1))
+    daemon = ws.start()
+    try:
+        wait_until(lambda: ws.statuses().get("T-000") == "done", 60, "T-000 done")
+        second = ws.cli("start", "--plain")
+        assert second.returncode == 1
+        assert f"pid {daemon.pid}" in second.stderr
+        stopped = ws.cli("stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert daemon.wait(timeout=20) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    again = ws.cli("stop")
+    assert again.returncode == 1 and "no daemon runs" in again.stderr
+
+
+def test_detach_then_stop(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
+    result = ws.cli("start", "--detach")
+    assert result.returncode == 0, result.stderr
+    assert "running in the background" in result.stdout and "orchestrate" in result.stdout
+    try:
+        wait_until(lambda: set(ws.statuses().values()) == {"done"}, 60, "both tasks done")
+        assert ws.status()["daemon"] == "running"
+    finally:
+        assert ws.cli("stop").returncode == 0
+    assert ws.status()["daemon"] == "stopped"
+    logs = ws.cli("logs", "--task", "T-001")
+    assert "T-001 -> a (attempt 1)" in logs.stdout
+
+
+def test_queue_edits_while_running_add_tasks_and_broken_files_keep_the_last_good(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"])
+    queue = ws.write_queue("q.yaml", simple_tasks("T", ["a", "b"], 2))
+    daemon = ws.start()
+    try:
+        wait_until(
+            lambda: set(ws.statuses().values()) == {"done"} and len(ws.statuses()) == 2,
+            60,
+            "the first two tasks",
+        )
+        # a new file while running
+        ws.write_queue("r.yaml", simple_tasks("NEW", ["b"], 2))
+        wait_until(lambda: ws.statuses().get("NEW-001") == "done", 60, "new tasks to run")
+        # break the first file: reported with FILE:LINE, nothing dropped, daemon alive
+        queue.write_text(queue.read_text() + "  - id: BROKEN\n    prompt: [unclosed\n")
+        wait_until(lambda: "queue-error" in ws.cli("logs").stdout, 30, "the error to be logged")
+        logs = ws.cli("logs").stdout
+        assert f"{queue}:" in logs and "YAML syntax" in logs and "last good version kept" in logs
+        assert daemon.poll() is None
+        # the other file still takes new tasks; then the broken one is fixed with a new task
+        ws.write_queue("r.yaml", simple_tasks("NEW", ["b"], 3))
+        wait_until(lambda: ws.statuses().get("NEW-002") == "done", 60, "NEW-002 after the error")
+        ws.write_queue("q.yaml", simple_tasks("T", ["a", "b"], 3))
+        wait_until(lambda: ws.statuses().get("T-002") == "done", 60, "T-002 after the fix")
+        assert "queue files are valid again" in ws.cli("logs").stdout
+        assert_each_delivered_once(ws, ["T-000", "T-001", "T-002", "NEW-000", "NEW-001", "NEW-002"])
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=20)
+
+
+def test_block_already_on_the_board_marks_the_task_done_without_sending(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
+    with ws.board.open("a") as board:
+        board.write("\n### TODO-T-000: COMPLETED ✅\n**Date**: yesterday\n")
+    assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 0
+    assert ws.statuses() == {"T-000": "done", "T-001": "done"}
+    assert_each_delivered_once(ws, ["T-001"])
+
+
+def test_check_command(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
+    ok = ws.cli("check")
+    assert ok.returncode == 0 and "ok: 2 task(s) in 1 queue file(s), 1 agent(s): a" in ok.stdout
+    ws.write_queue("z-bad.yaml", [{"id": "T-000", "agent": "zz", "prompt": "p"}])
+    bad = ws.cli("check")
+    assert bad.returncode == 1
+    lines = bad.stdout.splitlines()
+    assert any(
+        line.startswith(f"{ws.root / 'queues' / 'z-bad.yaml'}:2: duplicate task id")
+        for line in lines
+    )
+    assert any("unknown agent 'zz'" in line for line in lines)
+
+
+def test_usage_error_exits_2(workspace: Workspace) -> None:
+    assert workspace.cli("start", "--no-such-option").returncode == 2
+
+
+def test_start_without_workspace_says_what_to_do(tmp_path: object) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "-C", str(tmp_path), "status"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "orchestrate init" in result.stderr

@@ -1,0 +1,152 @@
+"""Delivery on a real tmux server (private socket): hostile prompts arrive byte-exact, once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.demo import sim_command
+from orchestrator.errors import TmuxError
+from orchestrator.tmux import Tmux, normalize, server_for
+
+from .conftest import wait_until
+
+
+@pytest.fixture
+def tmux(socket_name: str, tmp_path: Path) -> Iterator[Tmux]:
+    t = Tmux(server_for(socket_name))
+    t.ensure_session("t", tmp_path)
+    yield t
+    t.kill_server()
+
+
+def start_sim(tmux: Tmux, tmp_path: Path, name: str = "sim") -> tuple[str, Path]:
+    log = tmp_path / f"{name}.jsonl"
+    session = tmux.session_id("t")
+    assert session
+    pane = tmux.create_window(
+        session,
+        name,
+        name,
+        sim_command(name, tmp_path / "board.md", 0.05, "append", "--log", str(log)),
+        tmp_path,
+    )
+    wait_until(lambda: "sim-agent" in tmux.capture(pane), 20, "the simulated agent to start")
+    return pane, log
+
+
+def received(log: Path) -> list[str]:
+    if not log.exists():
+        return []
+    return [
+        json.loads(line)["text"]
+        for line in log.read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["event"] == "received"
+    ]
+
+
+def deliver(tmux: Tmux, pane: str, text: str) -> None:
+    tmux.paste(pane, text)
+    tmux.press_enter(pane)
+
+
+HOSTILE = {
+    "quotes and shell": 'it\'s "quoted" `cmd` $HOME $(rm -rf /) \\ back\\slash',
+    "semicolons at line ends": "first;\nsecond ;\nthird;;\n;",
+    "key names as lines": "Enter\nC-c\nC-d\nEscape\nC-m\nBSpace",
+    "emoji and rtl": "✅ 🤖 done — émoji\nשלום עולם مرحبا\n\u202eRTL override",
+    "bracketed paste end inside": "before\x1b[201~after\x1b[200~again",
+    "control characters": "bell\x07 null\x00 backspace\x08 esc\x1b[31m red\x7f del\x9b csi",
+    "crlf and cr": "one\r\ntwo\rthree",
+    "tabs kept": "col1\tcol2\t\tcol4",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_prompt_arrives_exactly_once_as_normalized(
+    tmux: Tmux, tmp_path: Path, name: str
+) -> None:
+    pane, log = start_sim(tmux, tmp_path)
+    text = f"[orchestrate H-1 #1] {name}\n" + HOSTILE[name]
+    deliver(tmux, pane, text)
+    got = wait_until(lambda: received(log), 20, "the prompt to arrive")
+    assert got == [normalize(text)]
+    assert "\x1b" not in got[0] and "\x00" not in got[0]
+
+
+def test_20kb_prompt_with_everything_arrives_byte_exact(tmux: Tmux, tmp_path: Path) -> None:
+    pane, log = start_sim(tmux, tmp_path)
+    body = "\n".join(HOSTILE.values())
+    lines = [f"[orchestrate BIG-1 #1] line {i}: {body}" for i in range(40)]
+    text = "\n".join(lines)
+    while len(text.encode()) < 20_000:
+        text += f"\nmore; $x 'y' \"z\" Enter C-c ✅ {len(text)};"
+    assert len(text.encode()) >= 20_000
+    deliver(tmux, pane, text)
+    got = wait_until(lambda: received(log), 30, "the 20 KB prompt to arrive")
+    assert len(got) == 1
+    assert got[0] == normalize(text)
+
+
+def test_two_prompts_in_a_row_arrive_as_two(tmux: Tmux, tmp_path: Path) -> None:
+    pane, log = start_sim(tmux, tmp_path)
+    deliver(tmux, pane, "[orchestrate A #1] first\nline two")
+    wait_until(lambda: len(received(log)) == 1, 20, "the first prompt")
+    deliver(tmux, pane, "[orchestrate B #1] second")
+    assert wait_until(lambda: received(log) if len(received(log)) == 2 else None, 20) == [
+        "[orchestrate A #1] first\nline two",
+        "[orchestrate B #1] second",
+    ]
+
+
+def test_paste_into_a_dead_pane_is_refused_and_the_server_survives(
+    tmux: Tmux, tmp_path: Path, socket_name: str
+) -> None:
+    session = tmux.session_id("t")
+    assert session
+    subprocess.run(
+        ["tmux", "-L", socket_name, "set-option", "-g", "remain-on-exit", "on"], check=True
+    )
+    pane = tmux.create_window(session, "dead", "dead", "true", tmp_path)
+    wait_until(lambda: tmux.panes()[pane].dead, 10, "the pane to die")
+    with pytest.raises(TmuxError, match="dead"):
+        tmux.paste(pane, "hello")
+    assert tmux.alive()
+    assert pane in tmux.panes()
+
+
+def test_paste_into_a_missing_pane_is_refused(tmux: Tmux) -> None:
+    with pytest.raises(TmuxError, match="gone"):
+        tmux.paste("%999", "hello")
+
+
+def test_copy_mode_is_left_before_pasting(tmux: Tmux, tmp_path: Path, socket_name: str) -> None:
+    pane, log = start_sim(tmux, tmp_path)
+    subprocess.run(["tmux", "-L", socket_name, "copy-mode", "-t", pane], check=True)
+    assert tmux.panes()[pane].in_mode
+    deliver(tmux, pane, "[orchestrate C #1] after copy mode")
+    assert wait_until(lambda: received(log), 20) == ["[orchestrate C #1] after copy mode"]
+
+
+def test_windows_are_found_by_exact_name_or_index_never_by_prefix(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    session = tmux.session_id("t")
+    assert session
+    agent10 = tmux.create_window(session, "agent10", "agent10", None, tmp_path)
+    assert tmux.find_window(session, "agent1") is None  # tmux itself would prefix-match this
+    assert tmux.find_window(session, "agent10") == agent10
+    at7 = tmux.create_window(session, 7, "seven", None, tmp_path)
+    assert tmux.find_window(session, 7) == at7
+    assert tmux.panes()[at7].label == "7:seven"
+
+
+def test_normalize_table() -> None:
+    assert normalize("a\r\nb\rc\n") == "a\nb\nc\n"
+    assert normalize("x\x1b[201~y") == "x[201~y"
+    assert normalize("t\tu\x00v\x7fw\x85z") == "t\tuvwz"
+    assert normalize("✅ émoji") == "✅ émoji"
