@@ -84,7 +84,8 @@ def run_demo(delay: float, keep: bool, plain: bool) -> int:
             Tmux(server_for(socket)).kill_server()
     print()
     status = (folder / "ORCHESTRATOR_STATUS.md").read_text(encoding="utf-8")
-    print(status)
+    if plain:  # the live dashboard already shows the final table
+        print(status)
     finished = code == 0 and "**Queued**: 0" in status and "**Running**: 0" in status
     print("demo " + ("complete: every task done" if finished else "ended with unfinished tasks"))
     if keep:
