@@ -111,6 +111,7 @@ class Daemon:
         self.last_status = ""
         self.last_agents = ""
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
+        self.troubles: dict[str, str] = {}
 
     # ------------------------------------------------------------------ life cycle
 
@@ -258,8 +259,9 @@ class Daemon:
         try:
             result = self.reader.read(final=final)
         except OSError as exc:
-            self._journal("board-error", f"cannot read {self.settings.board}: {exc}; will retry")
+            self._trouble("board", f"cannot read {self.settings.board}: {exc}; will retry")
             return False
+        self._trouble("board", "")
         if result.rescanned:
             self._journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
         now = self.clock()
@@ -315,8 +317,9 @@ class Daemon:
             if not panes or any(p not in panes for p in self.panes.values()):
                 self._repair_windows(panes)
                 panes = self.tmux.panes()
+            self._trouble("tmux", "")
         except TmuxError as exc:
-            self._journal("tmux-error", f"tmux: {exc}; will retry")
+            self._trouble("tmux", f"tmux: {exc}; will retry")
             panes = {}
         now = self.clock()
         present, ready = set(), set()
@@ -523,6 +526,17 @@ class Daemon:
         self.store.journal(kind, message, task, agent, data, ts=self.clock())
         log.info("%s %s", kind, message)
         self.view.event(kind, message, task, agent)
+
+    def _trouble(self, key: str, message: str) -> None:
+        """Journal a lasting problem once when it starts or changes, and once when it ends."""
+        previous = self.troubles.get(key, "")
+        if message == previous:
+            return
+        self.troubles[key] = message
+        if message:
+            self._journal(f"{key}-error", message)
+        else:
+            self._journal(f"{key}-ok", f"{key}: working again")
 
     def _publish(self, running: bool = True) -> None:
         snap = snapshot(

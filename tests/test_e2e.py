@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import yaml
@@ -202,3 +203,28 @@ def test_start_without_workspace_says_what_to_do(tmp_path: object) -> None:
     )
     assert result.returncode == 1
     assert "orchestrate init" in result.stderr
+
+
+def test_unreadable_board_is_reported_once_and_the_daemon_carries_on(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a"], 1))
+    daemon = ws.start()
+    try:
+        wait_until(lambda: ws.statuses().get("T-000") == "done", 60, "T-000 done")
+        saved = ws.board.read_bytes()
+        ws.board.unlink()
+        ws.board.mkdir()  # reading it now fails (EISDIR), even as root
+        wait_until(lambda: "board-error" in ws.cli("logs").stdout, 30, "the board error")
+        # Several 1-second ticks later (each re-reads the board) it is still reported once.
+        time.sleep(2.5)  # the claim is about repetition over time, so time must pass
+        assert ws.cli("logs").stdout.count("board-error") == 1
+        assert daemon.poll() is None
+        ws.board.rmdir()
+        ws.board.write_bytes(saved)
+        ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
+        wait_until(lambda: ws.statuses().get("T-001") == "done", 60, "T-001 after the repair")
+        assert "board: working again" in ws.cli("logs").stdout
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=20)
