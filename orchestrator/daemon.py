@@ -375,14 +375,19 @@ class Daemon:
         self.sleep(self.timing.submit_gap)
         self.tmux.press_enter(pane)
         self.faults.reached("entered")
+        self._settle_attempt(
+            task.id,
+            attempt,
+            agent,
+            "sent",
+            f"{task.id} #{attempt}: prompt submitted to {agent} ({len(text)} chars)",
+        )
+
+    def _settle_attempt(self, task: str, n: int, agent: str, kind: str, message: str) -> None:
+        """The attempt reached its agent (or needs nothing more): stage `sent`, and why."""
         with self.store.transaction():
-            self.store.set_stage(task.id, attempt, SENT, self.clock())
-            self._journal(
-                "sent",
-                f"{task.id} #{attempt}: prompt submitted to {agent} ({len(text)} chars)",
-                task=task.id,
-                agent=agent,
-            )
+            self.store.set_stage(task, n, SENT, self.clock())
+            self._journal(kind, message, task=task, agent=agent)
 
     def _dispatch(self, action: sch.Dispatch) -> None:
         now = self.clock()
@@ -419,9 +424,13 @@ class Daemon:
             task = self.state.tasks.get(attempt.task)
             label = f"{attempt.task} #{attempt.n}"
             if task is None or task.status != sch.DISPATCHED or task.attempts != attempt.n:
-                with self.store.transaction():
-                    self.store.set_stage(attempt.task, attempt.n, SENT, self.clock())
-                    self._journal("recovered", f"{label}: settled by the board", task=attempt.task)
+                self._settle_attempt(
+                    attempt.task,
+                    attempt.n,
+                    attempt.agent,
+                    "recovered",
+                    f"{label}: settled by the board",
+                )
                 continue
             # A restart finds agents running already: their program counts, not the settle.
             pane = self.panes.get(attempt.agent)
@@ -448,21 +457,18 @@ class Daemon:
                 outcome = "was still in the input box: submitted it"
             else:
                 outcome = "had been submitted"
-            with self.store.transaction():
-                self.store.set_stage(task.id, n, SENT, self.clock())
-                self._journal("recovered", f"{label}: prompt {outcome}", task=task.id, agent=agent)
+            self._settle_attempt(task.id, n, agent, "recovered", f"{label}: prompt {outcome}")
         elif stage == SENDING:
             self._journal("recovered", f"{label}: never reached {agent}: sending it", task=task.id)
             self._deliver(task, n, agent)
         else:
-            with self.store.transaction():
-                self.store.set_stage(task.id, n, SENT, self.clock())
-                self._journal(
-                    "unconfirmed",
-                    f"{label}: pasted before the restart, not visible now: assumed submitted",
-                    task=task.id,
-                    agent=agent,
-                )
+            self._settle_attempt(
+                task.id,
+                n,
+                agent,
+                "unconfirmed",
+                f"{label}: pasted before the restart, not visible now: assumed submitted",
+            )
 
     # ------------------------------------------------------------------ actions
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,16 @@ class Workspace:
             text=True,
             env={**os.environ, **(env or {})},
         )
+
+    @contextmanager
+    def running(self, *args: str) -> Iterator[subprocess.Popen[str]]:
+        """A daemon in the background for the duration of the block, stopped with SIGTERM."""
+        daemon = self.start(*args)
+        try:
+            yield daemon
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=20)
 
     def status(self) -> dict[str, Any]:
         result = self.cli("status", "--json")

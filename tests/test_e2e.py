@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -132,8 +131,7 @@ def test_queue_edits_while_running_add_tasks_and_broken_files_keep_the_last_good
     ws = workspace
     ws.sim_agents(["a", "b"])
     queue = ws.write_queue("q.yaml", simple_tasks("T", ["a", "b"], 2))
-    daemon = ws.start()
-    try:
+    with ws.running() as daemon:
         wait_until(
             lambda: set(ws.statuses().values()) == {"done"} and len(ws.statuses()) == 2,
             60,
@@ -155,9 +153,6 @@ def test_queue_edits_while_running_add_tasks_and_broken_files_keep_the_last_good
         wait_until(lambda: ws.statuses().get("T-002") == "done", 60, "T-002 after the fix")
         assert "queue files are valid again" in ws.cli("logs").stdout
         assert_each_delivered_once(ws, ["T-000", "T-001", "T-002", "NEW-000", "NEW-001", "NEW-002"])
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=20)
 
 
 def test_block_already_on_the_board_marks_the_task_done_without_sending(
@@ -209,8 +204,7 @@ def test_unreadable_board_is_reported_once_and_the_daemon_carries_on(workspace: 
     ws = workspace
     ws.sim_agents(["a"])
     ws.write_queue("q.yaml", simple_tasks("T", ["a"], 1))
-    daemon = ws.start()
-    try:
+    with ws.running() as daemon:
         wait_until(lambda: ws.statuses().get("T-000") == "done", 60, "T-000 done")
         saved = ws.board.read_bytes()
         ws.board.unlink()
@@ -225,6 +219,3 @@ def test_unreadable_board_is_reported_once_and_the_daemon_carries_on(workspace: 
         ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
         wait_until(lambda: ws.statuses().get("T-001") == "done", 60, "T-001 after the repair")
         assert "board: working again" in ws.cli("logs").stdout
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=20)
