@@ -85,8 +85,11 @@ def write_report(board: Path, block: str, how: str) -> None:
         tmp.write_bytes(old + sep + data)
         os.replace(tmp, board)
         return
-    fd = os.open(board, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(board, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # start on a line of its own, as a careful agent does
         if how == "split":
             cut = len(data) // 2
             os.write(fd, data[:cut])

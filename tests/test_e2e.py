@@ -10,6 +10,8 @@ from collections import Counter
 
 import yaml
 
+from orchestrator.demo import sim_command as demo_sim
+
 from .conftest import REPO, Workspace, simple_tasks, wait_until
 
 
@@ -219,3 +221,56 @@ def test_unreadable_board_is_reported_once_and_the_daemon_carries_on(workspace: 
         ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
         wait_until(lambda: ws.statuses().get("T-001") == "done", 60, "T-001 after the repair")
         assert "board: working again" in ws.cli("logs").stdout
+
+
+def test_an_agent_started_by_hand_in_an_existing_window_is_used_as_it_is(
+    workspace: Workspace,
+) -> None:
+    """As in the seeds: the agent already runs in window 3; no command in orchestrate.yaml."""
+    ws = workspace
+    ws.logs.mkdir()
+    log = ws.logs / "hand.jsonl"
+    by_hand = demo_sim("hand", ws.board, 0.2, "append", "--log", str(log))
+    tmux = ["tmux", "-L", ws.socket]
+    subprocess.run(
+        [*tmux, "-f", "/dev/null", "new-session", "-d", "-s", "orch-test", "-x", "120"], check=True
+    )
+    subprocess.run(
+        [*tmux, "new-window", "-d", "-t", "orch-test:3", "-n", "handmade", by_hand], check=True
+    )
+    ws.write_config({"hand": {"window": 3}})
+    ws.write_queue("q.yaml", simple_tasks("H", ["hand"], 2))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert ws.statuses() == {"H-000": "done", "H-001": "done"}
+    assert_each_delivered_once(ws, ["H-000", "H-001"])
+    windows = subprocess.run(
+        [*tmux, "list-windows", "-t", "orch-test", "-F", "#I:#W"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "3:handmade" in windows and len(windows) == 2  # window 0 and the agent's: no new one
+    assert "window-created" not in ws.cli("logs").stdout
+
+
+def test_a_shell_window_gets_no_prompt(workspace: Workspace) -> None:
+    """A window that runs a shell (the agent not started yet) is never typed into."""
+    ws = workspace
+    ws.write_config({"idle": {"window": "idle"}})  # created with a shell: no command
+    ws.write_queue("q.yaml", simple_tasks("S", ["idle"], 1))
+    with ws.running():
+        wait_until(lambda: "created window idle" in ws.cli("logs").stdout, 30)
+        wait_until(lambda: ws.status()["agents"][0]["state"] == "shell", 30, "state shell")
+        assert ws.statuses() == {"S-000": "queued"}
+        assert "dispatch" not in ws.cli("logs").stdout
+
+
+def test_failed_report_ends_the_run_with_exit_1(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--fail", "F-001"]})
+    ws.write_queue("q.yaml", simple_tasks("F", ["a"], 3))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 1
+    assert ws.statuses() == {"F-000": "done", "F-001": "failed", "F-002": "done"}
+    assert "no task can make progress" in result.stdout or "stuck" in ws.cli("logs").stdout
