@@ -310,6 +310,47 @@ def logs(
         store.close()
 
 
+# --------------------------------------------------------------------------- control
+
+
+def _control(root: Path, command: str, target: str) -> None:
+    """Queue an operator's command for the daemon; wait for its answer if one runs."""
+    from .store import Store
+
+    state_dir = root / ".orchestrate"
+    store = Store(state_dir / "state.db")
+    try:
+        with store.transaction():
+            seq = store.add_command(command, target)
+        (state_dir / "control").touch()
+        if holder(state_dir / "daemon.lock") is None:
+            typer.echo(f"{command} {target}: queued; applied when the daemon next starts")
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            answer = store.command_answer(seq)
+            if answer is not None:
+                ok, message = answer
+                typer.echo(message, err=not ok)
+                if not ok:
+                    raise typer.Exit(1)
+                return
+            time.sleep(0.05)
+    finally:
+        store.close()
+    typer.echo(f"{command} {target}: queued, but the daemon has not answered within 10 s", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="The task id: a failed, blocked or cancelled task.")],
+) -> None:
+    """Put a failed or blocked task back in the queue (and the tasks that wait for it)."""
+    _control(_root(ctx), "retry", task)
+
+
 # --------------------------------------------------------------------------- demo / sim-agent
 
 
@@ -343,6 +384,9 @@ def sim_agent(
     ] = [],  # noqa: B006
     block: Annotated[list[str], typer.Option(help="Report BLOCKED for this task id.")] = [],  # noqa: B006
     silent: Annotated[list[str], typer.Option(help="Never report this task id.")] = [],  # noqa: B006
+    omit: Annotated[
+        list[str], typer.Option(help="Leave this field out of first reports (not follow-ups).")
+    ] = [],  # noqa: B006
     log: Annotated[Path | None, typer.Option(help="Append what it receives (JSON lines).")] = None,
 ) -> None:
     """A simulated coding agent for tmux (used by `demo` and the tests)."""
@@ -359,6 +403,7 @@ def sim_agent(
         fail_once=set(fail_once),
         block=set(block),
         silent=set(silent),
+        omit=set(omit),
         log=log.resolve() if log else None,
     )
     raise typer.Exit(SimAgent(options).run())

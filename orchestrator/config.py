@@ -79,7 +79,16 @@ class ConfigModel(_Model):
     queues: str = "queues"
     library: str = "agents_library"
     status_file: str = "ORCHESTRATOR_STATUS.md"
+    stall_after: str | int | float = Field(
+        default="15m", description="flag a task whose agent shows no output and no report this long"
+    )
     agents: dict[str, AgentModel] = Field(default_factory=dict)
+
+    @field_validator("stall_after")
+    @classmethod
+    def _stall_after(cls, value: str | int | float) -> str | int | float:
+        parse_duration(value)
+        return value
 
     @field_validator("agents", mode="before")
     @classmethod
@@ -116,6 +125,9 @@ class TaskModel(_Model):
     report: list[str] = Field(default_factory=list)
     validate_: list[str] = Field(default_factory=list, alias="validate")
     retries: int = Field(default=1, ge=0)
+    timeout: str | int | float = Field(
+        default="10m", description="how long each validate command may run"
+    )
 
     @field_validator("priority")
     @classmethod
@@ -126,9 +138,9 @@ class TaskModel(_Model):
             raise ValueError(f"unknown priority {value!r}: use one of {allowed}")
         return PRIORITY_ALIASES[key]
 
-    @field_validator("estimate")
+    @field_validator("estimate", "timeout")
     @classmethod
-    def _estimate(cls, value: str | int | float | None) -> str | int | float | None:
+    def _duration(cls, value: str | int | float | None) -> str | int | float | None:
         if value is not None:
             parse_duration(value)
         return value
@@ -170,6 +182,7 @@ class Task:
     retries: int
     file: Path
     line: int
+    timeout: float = 600.0
 
     @property
     def rank(self) -> int:
@@ -188,6 +201,7 @@ class Settings:
     library: Path
     status_file: Path
     agents: tuple[Agent, ...]
+    stall_after: float = 900.0
 
     @property
     def state_dir(self) -> Path:
@@ -308,6 +322,7 @@ def load_settings(root: Path) -> Settings:
         library=root / cfg.library,
         status_file=root / cfg.status_file,
         agents=agents,
+        stall_after=parse_duration(cfg.stall_after),
     )
 
 
@@ -338,6 +353,7 @@ def parse_queue(text: str, file: Path) -> list[Task]:
                 retries=model.retries,
                 file=file,
                 line=located.line_of(("tasks", index)),
+                timeout=parse_duration(model.timeout),
             )
         )
     return tasks

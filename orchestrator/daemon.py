@@ -1,9 +1,8 @@
 """The one loop: takes events, asks the scheduler, performs the actions, records them.
 
-Producers (the file watcher, signal handlers) only post events on `self.events`; this
-thread owns the state. A dispatch is committed to the store before its keys are sent,
-and its stage (sending -> pasted -> sent) is committed after each step, so that a
-restart after `kill -9` can tell what reached the agent and never sends a prompt twice.
+Producers (the file watcher, validation threads, signal handlers) only post events on
+`self.events`; this thread owns the state. Sending goes through the `Courier`
+(exactly-once delivery), checking through the `Validator`.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import json
 import logging
 import os
 import queue
-import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,27 +18,23 @@ from pathlib import Path
 
 from . import scheduler as sch
 from .board import BoardReader
-from .config import (
-    Agent,
-    Task,
-    agents_for,
-    load_settings,
-    merge_queues,
-    read_all,
-)
+from .config import Agent, Task, agents_for, load_settings, merge_queues, read_all
 from .dashboard import View, snapshot, status_markdown, write_atomically
+from .delivery import Courier, Faults
 from .errors import ConfigError, TmuxError
 from .lock import Lock
-from .prompt import last_line, marker, render
-from .store import PASTED, SENDING, SENT, Store
+from .prompt import render, render_followup
+from .store import FIELDS, PROMPT, SENDING, Attempt, Store
 from .tmux import PaneInfo, Tmux
-from .watcher import BoardChanged, QueuesChanged, Watcher
+from .validation import Validator
+from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
 
 log = logging.getLogger(__name__)
 
 SHELLS = frozenset(
     {"bash", "zsh", "sh", "dash", "fish", "ksh", "mksh", "tcsh", "csh", "ash", "nu", "xonsh"}
 )
+CONTROL_FILE = "control"  # touched by the CLI after it queued a command in the store
 
 
 @dataclass(frozen=True)
@@ -54,32 +48,6 @@ class Timing:
 @dataclass(frozen=True)
 class Stop:
     pass
-
-
-FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")
-
-
-class Faults:
-    """Fault injection for the crash tests: `ORCHESTRATE_FAULT=POINT:N` (comma-separated).
-
-    The daemon kills itself with SIGKILL the N-th time it reaches POINT, exactly as
-    `kill -9` would, so the tests can crash it between any two steps of a dispatch.
-    """
-
-    def __init__(self, spec: str) -> None:
-        self.limits: dict[str, int] = {}
-        self.counts: dict[str, int] = {}
-        for item in filter(None, (s.strip() for s in spec.split(","))):
-            point, _, count = item.partition(":")
-            if point not in FAULT_POINTS:
-                raise ValueError(f"ORCHESTRATE_FAULT: unknown point {point!r}")
-            self.limits[point] = int(count or 1)
-
-    def reached(self, point: str) -> None:
-        if point in self.limits:
-            self.counts[point] = self.counts.get(point, 0) + 1
-            if self.counts[point] == self.limits[point]:
-                os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Daemon:
@@ -110,13 +78,13 @@ class Daemon:
         self.queue_problems: tuple[str, ...] = ()
         self.last_status = ""
         self.last_agents = ""
-        self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
         self.troubles: dict[str, str] = {}
+        self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
 
     # ------------------------------------------------------------------ life cycle
 
     def stop(self) -> None:
-        """Thread- and signal-safe: ask the loop to end."""
+        """Thread-safe: ask the loop to end."""
         self.events.put(Stop())
 
     def run(self) -> int:
@@ -125,11 +93,22 @@ class Daemon:
         lock = Lock(self.settings.state_dir / "daemon.lock")
         lock.acquire()
         self.store = Store(self.settings.state_dir / "state.db")
+        self.courier = Courier(
+            self.tmux, self.store, self.clock, self.sleep, self.timing.submit_gap, self.faults
+        )
+        self.validator = Validator(
+            self.settings.workdir, self.settings.state_dir / "logs", self.events.put
+        )
         watcher: Watcher | None = None
         try:
             self._journal("daemon-start", f"daemon started in {self.root}")
             self._startup()
-            watcher = Watcher(self.settings.board, self.settings.queues, self.events.put)
+            watcher = Watcher(
+                self.settings.board,
+                self.settings.queues,
+                self.settings.state_dir / CONTROL_FILE,
+                self.events.put,
+            )
             watcher.start()
             # A write between the startup read and the watch is caught here.
             self.events.put(BoardChanged())
@@ -137,6 +116,7 @@ class Daemon:
         finally:
             if watcher is not None:
                 watcher.stop()
+            self.validator.stop()
             self._journal("daemon-stop", "daemon stopped")
             self._publish(running=False)
             self.store.close()
@@ -161,6 +141,7 @@ class Daemon:
                 for a in agents
             ),
             orphans=self.store.orphans(),
+            stall_after=self.settings.stall_after,
         )
         self._prepare_tmux(agents)
         self._handle(sch.QueueLoaded(tuple(queues)), dispatch=False)
@@ -168,6 +149,11 @@ class Daemon:
         self._read_board(final=True, dispatch=False)
         self._poll_agents(dispatch=False)
         self._recover_attempts()
+        for task in self.state.tasks.values():
+            if task.status == sch.VALIDATING:  # the daemon stopped while it was checking
+                self._journal("validate", f"{task.id} #{task.attempts}: validating again")
+                self._start_validation(task)
+        self._commands()
         self._handle(sch.Tick())
 
     def _loop(self) -> int:
@@ -182,10 +168,15 @@ class Daemon:
             now = self.clock()
             if any(isinstance(i, QueuesChanged) for i in items):
                 self._reload_queues()
+            for item in items:
+                if isinstance(item, sch.ValidationDone):
+                    self._handle(item)
             tick = now >= next_tick
             if tick:
                 next_tick = now + self.timing.tick
                 self._poll_agents()
+            if tick or any(isinstance(i, ControlChanged) for i in items):
+                self._commands()
             if any(isinstance(i, BoardChanged) for i in items) or tick:
                 if self._read_board(final=False):
                     settle_at = settle_at or now + self.timing.settle
@@ -196,7 +187,11 @@ class Daemon:
                 settle_at = None
             self._handle(sch.Tick())
             self._publish()
-            if self.exit_when_done and not sch.can_progress(self.state):
+            if (
+                self.exit_when_done
+                and not sch.can_progress(self.state)
+                and not self.validator.running()
+            ):
                 done = sch.all_done(self.state)
                 self._journal(
                     "all-done" if done else "stuck",
@@ -223,7 +218,7 @@ class Daemon:
             counts[t.status] = counts.get(t.status, 0) + 1
         return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
-    # ------------------------------------------------------------------ queues
+    # ------------------------------------------------------------------ queues and commands
 
     def _read_queues(self) -> list[Task]:
         queues = merge_queues(self.settings, read_all(self.settings), self.last_good)
@@ -252,6 +247,18 @@ class Daemon:
                 "queue-loaded", f"queue reloaded: {len(added)} new task(s): " + ", ".join(added)
             )
 
+    def _commands(self) -> None:
+        """Apply the operators' commands queued by the CLI, and answer each."""
+        for seq, command, target in self.store.pending_commands():
+            answers = self._handle(sch.Control(command, target))
+            answer = next(
+                (a for a in answers if isinstance(a, sch.Answer)),
+                sch.Answer(False, "not understood"),
+            )
+            with self.store.transaction():
+                self.store.answer_command(seq, answer.ok, answer.message)
+                self._journal("command", f"{command} {target}: {answer.message}", task=target)
+
     # ------------------------------------------------------------------ board
 
     def _read_board(self, final: bool, dispatch: bool = True) -> bool:
@@ -265,18 +272,22 @@ class Daemon:
         if result.rescanned:
             self._journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
         now = self.clock()
+        effects: list[sch.Action] = []
         with self.store.transaction():
             self.store.save_reader(result.state, [b.digest for b in result.blocks])
             for block in result.blocks:
-                fields = dict(block.fields)
+                fields = ", ".join(f"{n}={v}" for n, v in block.fields)
                 self._journal(
                     "report",
-                    f"{block.ref}: {block.status} (board line {block.line})",
+                    f"{block.ref}: {block.status} (board line {block.line})"
+                    + (f": {fields}" if fields else ""),
                     task=next((c for c in block.candidates if c in self.state.tasks), block.ref),
-                    data={"status": block.status, "fields": fields, "line": block.line},
+                    data={"status": block.status, "fields": dict(block.fields), "line": block.line},
                 )
                 actions = sch.decide(self.state, sch.Reported(block), now, dispatch=False)
                 self._perform(actions)
+                effects += actions
+        self._side_effects(effects)
         if result.blocks:
             self.faults.reached("board-read")
         if dispatch and result.blocks:
@@ -322,13 +333,14 @@ class Daemon:
             self._trouble("tmux", f"tmux: {exc}; will retry")
             panes = {}
         now = self.clock()
-        present, ready = set(), set()
+        present, ready, activity = set(), set(), {}
         for agent in self.state.agents:
             info = panes.get(self.panes.get(agent.name, ""))
             detail = self._pane_detail(info)
             self.details[agent.name] = detail
             if info is not None:
                 self.windows[agent.name] = info.label
+                activity[agent.name] = info.activity
             if info is None or info.dead:
                 self.program_since.pop(agent.name, None)
                 continue
@@ -339,6 +351,7 @@ class Daemon:
             since = self.program_since.setdefault(agent.name, now)
             if now - since >= self.timing.agent_settle:
                 ready.add(agent.name)
+        self.state = sch.with_activity(self.state, activity)
         self._handle(sch.AgentsSeen(frozenset(present), frozenset(ready)), dispatch=dispatch)
 
     @staticmethod
@@ -363,31 +376,27 @@ class Daemon:
 
     # ------------------------------------------------------------------ delivery
 
-    def _deliver(self, task: sch.TaskState, attempt: int, agent: str) -> None:
-        """Paste the prompt, wait the gap, press Enter; the stage is committed at each step."""
-        pane = self.panes[agent]
-        text = render(task.task, attempt, self.settings, agent)
-        self.tmux.paste(pane, text)
-        self.faults.reached("pasted-uncommitted")
-        with self.store.transaction():
-            self.store.set_stage(task.id, attempt, PASTED, self.clock())
-        self.faults.reached("pasted")
-        self.sleep(self.timing.submit_gap)
-        self.tmux.press_enter(pane)
-        self.faults.reached("entered")
-        self._settle_attempt(
-            task.id,
-            attempt,
-            agent,
-            "sent",
-            f"{task.id} #{attempt}: prompt submitted to {agent} ({len(text)} chars)",
-        )
+    def _text(self, task: sch.TaskState, n: int, kind: str, agent: str) -> str:
+        if kind == FIELDS:
+            return render_followup(task.task, n, self.settings, tuple(task.missing_fields()))
+        return render(task.task, n, self.settings, agent, task.feedback)
 
-    def _settle_attempt(self, task: str, n: int, agent: str, kind: str, message: str) -> None:
-        """The attempt reached its agent (or needs nothing more): stage `sent`, and why."""
-        with self.store.transaction():
-            self.store.set_stage(task, n, SENT, self.clock())
-            self._journal(kind, message, task=task, agent=agent)
+    def _send(self, task_id: str, n: int, kind: str, agent: str) -> None:
+        """Deliver a recorded send; a pane that cannot take it puts the task back in the queue."""
+        task = self.state.tasks[task_id]
+        text = self._text(task, n, kind, agent)
+        try:
+            self.courier.send(task_id, n, kind, self.panes[agent], text)
+        except TmuxError as exc:
+            self._requeue(task_id, agent, f"delivery failed: {exc}")
+            return
+        what = "prompt" if kind == PROMPT else "request for missing fields"
+        self._journal(
+            "sent",
+            f"{task_id} #{n}: {what} submitted to {agent} ({len(text)} chars)",
+            task=task_id,
+            agent=agent,
+        )
 
     def _dispatch(self, action: sch.Dispatch) -> None:
         now = self.clock()
@@ -400,11 +409,14 @@ class Daemon:
                 task=action.task_id,
                 agent=action.agent,
             )
-        self.faults.reached("recorded")
-        try:
-            self._deliver(self.state.tasks[action.task_id], action.attempt, action.agent)
-        except TmuxError as exc:
-            self._requeue(action.task_id, action.agent, f"delivery failed: {exc}")
+        self._send(action.task_id, action.attempt, PROMPT, action.agent)
+
+    def _follow_up(self, action: sch.FollowUp) -> None:
+        with self.store.transaction():
+            self.store.record_attempt(
+                action.task_id, action.attempt, action.agent, SENDING, self.clock(), FIELDS
+            )
+        self._send(action.task_id, action.attempt, FIELDS, action.agent)
 
     def _requeue(self, task_id: str, agent: str, reason: str) -> None:
         with self.store.transaction():
@@ -419,67 +431,58 @@ class Daemon:
         )
 
     def _recover_attempts(self) -> None:
-        """Resolve dispatches that a crash interrupted: never lost, never sent twice."""
+        """Resolve sends that a crash interrupted: never lost, never sent twice."""
         for attempt in self.store.unfinished_attempts():
             task = self.state.tasks.get(attempt.task)
             label = f"{attempt.task} #{attempt.n}"
             if task is None or task.status != sch.DISPATCHED or task.attempts != attempt.n:
-                self._settle_attempt(
-                    attempt.task,
-                    attempt.n,
-                    attempt.agent,
-                    "recovered",
-                    f"{label}: settled by the board",
-                )
+                self.courier.settle(attempt.task, attempt.n, attempt.kind)
+                self._journal("recovered", f"{label}: settled by the board", task=attempt.task)
                 continue
             # A restart finds agents running already: their program counts, not the settle.
             pane = self.panes.get(attempt.agent)
             if pane is None or self.details.get(attempt.agent, "gone") != "":
+                self.courier.settle(attempt.task, attempt.n, attempt.kind)
                 self._requeue(attempt.task, attempt.agent, "agent not ready after restart")
                 self._journal(
                     "recovered", f"{label}: agent not ready, back in the queue", task=attempt.task
                 )
                 continue
-            try:
-                self._resolve_on_screen(task, attempt.n, attempt.stage, attempt.agent, pane)
-            except TmuxError as exc:
-                self._requeue(attempt.task, attempt.agent, f"recovery failed: {exc}")
+            self._recover(attempt, task, pane)
 
-    def _resolve_on_screen(
-        self, task: sch.TaskState, n: int, stage: str, agent: str, pane: str
-    ) -> None:
-        label = f"{task.id} #{n}"
-        screen = self.tmux.capture(pane, history=2000)
-        mark = marker(task.id, n)
-        if mark in screen:
-            if mark in last_line(screen) or _tail_pending(screen, task, n, self):
-                self.tmux.press_enter(pane)
-                outcome = "was still in the input box: submitted it"
-            else:
-                outcome = "had been submitted"
-            self._settle_attempt(task.id, n, agent, "recovered", f"{label}: prompt {outcome}")
-        elif stage == SENDING:
-            self._journal("recovered", f"{label}: never reached {agent}: sending it", task=task.id)
-            self._deliver(task, n, agent)
-        else:
-            self._settle_attempt(
-                task.id,
-                n,
-                agent,
-                "unconfirmed",
-                f"{label}: pasted before the restart, not visible now: assumed submitted",
-            )
+    def _recover(self, attempt: Attempt, task: sch.TaskState, pane: str) -> None:
+        text = self._text(task, attempt.n, attempt.kind, attempt.agent)
+        try:
+            outcome = self.courier.recover(attempt, pane, text)
+        except TmuxError as exc:
+            self._requeue(attempt.task, attempt.agent, f"recovery failed: {exc}")
+            return
+        self._journal(outcome.kind, outcome.message, task=attempt.task, agent=attempt.agent)
+
+    # ------------------------------------------------------------------ validation
+
+    def _start_validation(self, task: sch.TaskState) -> None:
+        self.validator.start(task.id, task.attempts, task.task.validate, task.task.timeout)
 
     # ------------------------------------------------------------------ actions
 
-    def _handle(self, event: sch.Event, dispatch: bool = True) -> None:
+    def _handle(self, event: sch.Event, dispatch: bool = True) -> list[sch.Action]:
         actions = sch.decide(self.state, event, self.clock(), dispatch=dispatch)
         if actions:
             with self.store.transaction():
                 self._perform([a for a in actions if not isinstance(a, sch.Dispatch)])
-            for action in actions:
-                if isinstance(action, sch.Dispatch):
-                    self._dispatch(action)
+            self._side_effects(actions)
+        return actions
+
+    def _side_effects(self, actions: Iterable[sch.Action]) -> None:
+        """What an action asks of the world, once its state change is committed."""
+        for action in actions:
+            if isinstance(action, sch.Dispatch):
+                self._dispatch(action)
+            elif isinstance(action, sch.Validate):
+                self._start_validation(self.state.tasks[action.task_id])
+            elif isinstance(action, sch.FollowUp):
+                self._follow_up(action)
 
     def _perform(self, actions: Iterable[sch.Action]) -> None:
         """Record and apply state actions (inside the caller's transaction)."""
@@ -491,12 +494,8 @@ class Daemon:
                 self._journal(
                     "task-added", f"{action.task.id}: {action.status}{extra}", task=action.task.id
                 )
-            elif isinstance(action, sch.SetStatus):
-                self._journal(
-                    action.status,
-                    f"{action.task_id}: {action.status}, {action.reason}",
-                    task=action.task_id,
-                )
+            elif isinstance(action, sch.Update):
+                self._journal(action.kind, action.message, task=action.task_id)
             elif isinstance(action, sch.Requeue):
                 self._journal("requeued", f"{action.task_id}: {action.reason}", task=action.task_id)
             elif isinstance(action, sch.SetPresence):
@@ -570,13 +569,6 @@ class Daemon:
 def _touched(action: sch.Action) -> tuple[str, ...]:
     if isinstance(action, sch.AddTask | sch.UpdateTask):
         return (action.task.id,)
-    if isinstance(action, sch.Dispatch | sch.SetStatus | sch.Requeue):
+    if isinstance(action, sch.Dispatch | sch.Update | sch.Requeue):
         return (action.task_id,)
     return ()
-
-
-def _tail_pending(screen: str, task: sch.TaskState, n: int, daemon: Daemon) -> bool:
-    """Is the prompt's own last line what the screen ends with (still in the input box)?"""
-    text = render(task.task, n, daemon.settings, task.agent or "")
-    tail = last_line(text).strip()[-40:]
-    return bool(tail) and tail in last_line(screen)

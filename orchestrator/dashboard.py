@@ -53,6 +53,17 @@ class TaskRow:
     overdue: bool
     reason: str
     file: str
+    validation: str = ""
+    log: str = ""
+    flags: tuple[str, ...] = ()
+    blocked_by: str | None = None
+
+    @property
+    def check(self) -> str:
+        """The last validation in a few words: what the operator looks at first."""
+        if not self.validation:
+            return "-"
+        return ("✅ " if self.status == "done" else "❌ ") + self.validation
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,10 @@ def task_row(t: TaskState, now: float) -> TaskRow:
         overdue=t.overdue(now),
         reason=t.reason,
         file=f"{t.task.file.name}:{t.task.line}",
+        validation=t.validation,
+        log=t.log,
+        flags=tuple(sorted(t.flags | ({"overdue"} if t.overdue(now) else set()))),
+        blocked_by=t.blocked_by,
     )
 
 
@@ -170,15 +185,19 @@ def status_markdown(snap: Snapshot) -> str:
         f"**Updated**: {stamp}  ",
         f"**Daemon**: {'running' if snap.running else 'stopped'}",
         "",
-        "| ID | Task | Agent | Status | Attempts | ETA |",
-        "|----|------|-------|--------|----------|-----|",
+        "| ID | Task | Agent | Status | Attempts | Check | ETA |",
+        "|----|------|-------|--------|----------|-------|-----|",
     ]
     for t in snap.tasks:
         icon = STATUS_ICONS.get(t.status, "")
         title = t.title.replace("|", "\\|")
-        status = f"{icon} {t.status.upper()}" + (" ⚠️ OVERDUE" if t.overdue else "")
+        status = f"{icon} {t.status.upper()}" + "".join(f" ⚠️ {f.upper()}" for f in t.flags)
+        if t.blocked_by:
+            status += f" (by {t.blocked_by})"
+        check = t.check.replace("|", "\\|")
         lines.append(
-            f"| {t.id} | {title} | {t.agent} | {status} | {t.attempts} | {eta(t, snap.now)} |"
+            f"| {t.id} | {title} | {t.agent} | {status} | {t.attempts} | {check} "
+            f"| {eta(t, snap.now)} |"
         )
     totals = snap.totals()
     lines += [
@@ -195,6 +214,10 @@ def status_markdown(snap: Snapshot) -> str:
     ]
     for a in snap.agents:
         lines.append(f"| {a.name} | {a.window} | {a.state} | {a.task or '-'} |")
+    logs = [t for t in snap.tasks if t.log]
+    if logs:
+        lines += ["", "**Validation logs**:", ""]
+        lines += [f"- {t.id} (attempt {t.attempts}): `{t.log}`" for t in logs]
     return "\n".join(lines) + "\n"
 
 
@@ -216,6 +239,10 @@ def status_json(snap: Snapshot) -> dict[str, Any]:
                 "estimate": t.estimate,
                 "reason": t.reason,
                 "file": t.file,
+                "validation": t.validation,
+                "log": t.log,
+                "flags": list(t.flags),
+                "blocked_by": t.blocked_by,
             }
             for t in snap.tasks
         ],
@@ -229,13 +256,14 @@ def status_json(snap: Snapshot) -> dict[str, Any]:
 
 def status_table(snap: Snapshot) -> Table:
     table = Table(title=f"{snap.session} · {snap.workspace}", expand=False)
-    for name in ("ID", "Task", "Agent", "Status", "Try", "ETA"):
+    for name in ("ID", "Task", "Agent", "Status", "Try", "Check", "ETA"):
         table.add_column(name, overflow="ellipsis", no_wrap=True)
-    table.columns[1].max_width = 34
+    table.columns[1].max_width = 30
+    table.columns[5].max_width = 28
     for t in snap.tasks:
         style = STATUS_STYLES.get(t.status, "")
-        status = Text(t.status + (" !" if t.overdue else ""), style=style)
-        table.add_row(t.id, t.title, t.agent, status, str(t.attempts), eta(t, snap.now))
+        status = Text(t.status + "".join(f" {f}" for f in t.flags), style=style)
+        table.add_row(t.id, t.title, t.agent, status, str(t.attempts), t.check, eta(t, snap.now))
     totals = snap.totals()
     table.caption = "  ".join(f"{k} {v}" for k, v in totals.items() if v or k == "total")
     return table

@@ -37,8 +37,15 @@ def sim_command(name: str, board: Path, delay: float, write: str, *extra: str) -
     return shlex.join(argv)
 
 
-def make_workspace(folder: Path, socket: str, delay: float) -> Path:
-    """A workspace in `folder` running the seed queues on two simulated agents."""
+def make_workspace(folder: Path, socket: str, delay: float, logs: Path | None = None) -> Path:
+    """A workspace in `folder` running the seed queues on two simulated agents.
+
+    With `logs`, each agent logs what it receives to `logs/NAME.jsonl` (for the tests).
+    """
+
+    def log(name: str) -> list[str]:
+        return ["--log", str(logs / f"{name}.jsonl")] if logs else []
+
     for needed in ("queues", "agents_library", "CLAUDE.md"):
         if not (SOURCE / needed).exists():
             raise OrchestrateError(
@@ -46,7 +53,15 @@ def make_workspace(folder: Path, socket: str, delay: float) -> Path:
             )
     (folder / "queues").mkdir(parents=True, exist_ok=True)
     for name in SEED_QUEUES:
-        shutil.copy(SOURCE / "queues" / name, folder / "queues" / name)
+        source = SOURCE / "queues" / name
+        data = yamlsrc.load(source.read_text(encoding="utf-8"), source).data
+        for task in data["tasks"]:
+            # The seeds' checks need their Rust project; the demo shows where they would run.
+            task["validate"] = [
+                "echo " + shlex.quote(f"(demo) would run: {command}")
+                for command in task.get("validate", [])
+            ]
+        (folder / "queues" / name).write_text(yamlsrc.dump(data), encoding="utf-8")
     shutil.copytree(SOURCE / "agents_library", folder / "agents_library", dirs_exist_ok=True)
     board = folder / "CLAUDE.md"
     shutil.copy(SOURCE / "CLAUDE.md", board)
@@ -58,9 +73,21 @@ def make_workspace(folder: Path, socket: str, delay: float) -> Path:
             # the way Claude Code's Edit tool does (rename over it), the other appends.
             "antigravity": {
                 "window": 3,
-                "command": sim_command("antigravity", board, delay, "rename"),
+                # It reports AUTO-003 FAILED once, to show a retry with feedback.
+                "command": sim_command(
+                    "antigravity",
+                    board,
+                    delay,
+                    "rename",
+                    "--fail-once",
+                    "AUTO-003",
+                    *log("antigravity"),
+                ),
             },
-            "codex": {"window": 5, "command": sim_command("codex", board, delay, "append")},
+            "codex": {
+                "window": 5,
+                "command": sim_command("codex", board, delay, "append", *log("codex")),
+            },
         },
     }
     (folder / "orchestrate.yaml").write_text(yamlsrc.dump(settings), encoding="utf-8")

@@ -7,12 +7,16 @@ from pathlib import Path
 
 from .config import Settings, Task
 
-MARKER = re.compile(r"\[orchestrate (?P<id>[A-Za-z0-9][A-Za-z0-9_.-]*) #(?P<attempt>\d+)\]")
+MARKER = re.compile(
+    r"\[orchestrate (?P<id>[A-Za-z0-9][A-Za-z0-9_.-]*) #(?P<attempt>\d+)(?: (?P<kind>fields))?\]"
+)
 CLOSING = "If you cannot finish, write the same header with FAILED instead of COMPLETED (or BLOCKED"
 
 
-def marker(task_id: str, attempt: int) -> str:
-    return f"[orchestrate {task_id} #{attempt}]"
+def marker(task_id: str, attempt: int, kind: str = "prompt") -> str:
+    """`[orchestrate AUTO-001 #2]`; a follow-up for missing fields adds ` fields`."""
+    suffix = "" if kind == "prompt" else f" {kind}"
+    return f"[orchestrate {task_id} #{attempt}{suffix}]"
 
 
 def report_header(task_id: str) -> str:
@@ -28,8 +32,18 @@ def board_name(settings: Settings) -> str:
         return str(settings.board.resolve())
 
 
-def render(task: Task, attempt: int, settings: Settings, agent: str) -> str:
-    lines = [f"{marker(task.id, attempt)} {task.title}".rstrip(), "", task.prompt.strip(), ""]
+def render(task: Task, attempt: int, settings: Settings, agent: str, feedback: str = "") -> str:
+    lines = [f"{marker(task.id, attempt)} {task.title}".rstrip(), ""]
+    if feedback:
+        lines += [
+            f"This is attempt #{attempt} of this task. {feedback.strip()}",
+            "",
+            "Fix this, then report again with a new block, as asked at the end.",
+            "",
+            "The task:",
+            "",
+        ]
+    lines += [task.prompt.strip(), ""]
     if task.uses:
         lines += [f"Use @{Path(settings.library.name) / name}.md" for name in task.uses]
         lines.append("")
@@ -50,6 +64,22 @@ def render(task: Task, attempt: int, settings: Settings, agent: str) -> str:
         lines.append(f"**{name}**: {value}")
     lines.append("")
     lines.append(f"{CLOSING} if a person must act), and a **Reason**: line saying what went wrong.")
+    return "\n".join(lines)
+
+
+def render_followup(task: Task, attempt: int, settings: Settings, missing: tuple[str, ...]) -> str:
+    """One message asking for the report fields a COMPLETED block lacked."""
+    lines = [
+        f"{marker(task.id, attempt, 'fields')} Your report for {task.id} lacks "
+        f"{', '.join(missing)}.",
+        f"Append a new block at the end of {board_name(settings)} with the same header and "
+        "these fields:",
+        "",
+        report_header(task.id),
+        *(f"**{name}**: ..." for name in missing),
+        "",
+        "The task is checked once they are there.",
+    ]
     return "\n".join(lines)
 
 

@@ -45,6 +45,7 @@ class SimOptions:
     fail_once: set[str] = field(default_factory=set)
     block: set[str] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
+    omit: set[str] = field(default_factory=set)  # fields left out of first reports
     log: Path | None = None
 
 
@@ -55,14 +56,19 @@ def report_for(prompt: str, options: SimOptions, attempt_failures: dict[str, int
     if header_match is None:
         return None
     task = marker["id"] if marker else ""
+    followup = bool(marker and marker["kind"])
     if task in options.silent:
         return None
     header = header_match.group(0).strip()
     after = prompt[header_match.end() :].split("\n\n", 1)[0]
     fields = [m["name"] for m in _FIELD.finditer(after)]
+    if not followup:
+        fields = [name for name in fields if name not in options.omit]
     status = "COMPLETED"
     if task in options.block:
         status = "BLOCKED"
+    elif followup:
+        pass  # a follow-up asks only for the missing fields
     elif task in options.fail or (task in options.fail_once and not attempt_failures.get(task)):
         status = "FAILED"
         attempt_failures[task] = attempt_failures.get(task, 0) + 1

@@ -24,7 +24,7 @@ from .config import Task
 from .errors import StateError
 from .scheduler import TaskState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,16 +37,27 @@ CREATE TABLE IF NOT EXISTS tasks (
     since REAL,
     reason TEXT NOT NULL DEFAULT '',
     spec TEXT NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    extra TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS attempts (
     task TEXT NOT NULL,
     n INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'prompt',  -- prompt | fields (the follow-up for missing fields)
     agent TEXT NOT NULL,
     stage TEXT NOT NULL,          -- sending | pasted | sent
     created REAL NOT NULL,
     sent REAL,
-    PRIMARY KEY (task, n)
+    PRIMARY KEY (task, n, kind)
+);
+CREATE TABLE IF NOT EXISTS commands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    command TEXT NOT NULL,
+    target TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    ok INTEGER,
+    answer TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,12 +79,28 @@ CREATE TABLE IF NOT EXISTS agents (
 """
 
 SENDING, PASTED, SENT = "sending", "pasted", "sent"
+PROMPT, FIELDS = "prompt", "fields"
+
+# TaskState fields kept in the `extra` JSON column, with how to read them back.
+_EXTRA: dict[str, Any] = {
+    "feedback": str,
+    "pinned": lambda v: v,
+    "fields": lambda v: tuple((str(n), str(x)) for n, x in v),
+    "followup": bool,
+    "blocked_by": lambda v: v,
+    "budget_from": int,
+    "flags": frozenset,
+    "last_report": lambda v: v,
+    "validation": str,
+    "log": str,
+}
 
 
 @dataclass(frozen=True)
 class Attempt:
     task: str
     n: int
+    kind: str
     agent: str
     stage: str
     created: float
@@ -108,6 +135,7 @@ def task_to_json(task: Task) -> str:
             "retries": task.retries,
             "file": str(task.file),
             "line": task.line,
+            "timeout": task.timeout,
         },
         ensure_ascii=False,
     )
@@ -130,6 +158,7 @@ def task_from_json(text: str) -> Task:
         retries=d["retries"],
         file=Path(d["file"]),
         line=d["line"],
+        timeout=d.get("timeout", 600.0),
     )
 
 
@@ -155,12 +184,47 @@ class Store:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
             self.db.executescript(_SCHEMA)
             self.db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
             )
         self.db.row_factory = sqlite3.Row
         self._depth = 0
+
+    def _migrate(self) -> None:
+        """Bring a database of an older schema up to date, keeping its contents."""
+        has_meta = self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if not has_meta:
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        version = int(row[0]) if row else SCHEMA_VERSION
+        if version == 1:
+            self.db.executescript(
+                """
+                BEGIN;
+                ALTER TABLE tasks ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
+                ALTER TABLE attempts RENAME TO attempts_v1;
+                CREATE TABLE attempts (
+                    task TEXT NOT NULL, n INTEGER NOT NULL,
+                    kind TEXT NOT NULL DEFAULT 'prompt', agent TEXT NOT NULL,
+                    stage TEXT NOT NULL, created REAL NOT NULL, sent REAL,
+                    PRIMARY KEY (task, n, kind)
+                );
+                INSERT INTO attempts (task, n, agent, stage, created, sent)
+                    SELECT task, n, agent, stage, created, sent FROM attempts_v1;
+                DROP TABLE attempts_v1;
+                UPDATE meta SET value = '2' WHERE key = 'schema';
+                COMMIT;
+                """
+            )
+        elif version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path} was written by a newer orchestrate (schema {version}); "
+                "upgrade orchestrate"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -186,11 +250,11 @@ class Store:
 
     def save_task(self, t: TaskState) -> None:
         self.db.execute(
-            "INSERT INTO tasks (id, ord, status, attempts, agent, since, reason, spec, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "INSERT INTO tasks (id, ord, status, attempts, agent, since, reason, spec, updated,"
+            " extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
             "ord=excluded.ord, status=excluded.status, attempts=excluded.attempts, "
             "agent=excluded.agent, since=excluded.since, reason=excluded.reason, "
-            "spec=excluded.spec, updated=excluded.updated",
+            "spec=excluded.spec, updated=excluded.updated, extra=excluded.extra",
             (
                 t.id,
                 t.order,
@@ -201,6 +265,14 @@ class Store:
                 t.reason,
                 task_to_json(t.task),
                 time.time(),
+                json.dumps(
+                    {
+                        name: sorted(value) if isinstance(value, frozenset) else value
+                        for name in _EXTRA
+                        if (value := getattr(t, name)) is not None
+                    },
+                    ensure_ascii=False,
+                ),
             ),
         )
 
@@ -215,24 +287,31 @@ class Store:
                 agent=r["agent"],
                 since=r["since"],
                 reason=r["reason"],
+                **{
+                    name: _EXTRA[name](value)
+                    for name, value in json.loads(r["extra"] or "{}").items()
+                    if name in _EXTRA
+                },
             )
             for r in rows
         ]
 
     # ----------------------------------------------------------------- attempts
 
-    def record_attempt(self, task: str, n: int, agent: str, stage: str, now: float) -> None:
+    def record_attempt(
+        self, task: str, n: int, agent: str, stage: str, now: float, kind: str = PROMPT
+    ) -> None:
         self.db.execute(
-            "INSERT INTO attempts (task, n, agent, stage, created) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (task, n) DO UPDATE SET agent=excluded.agent, stage=excluded.stage",
-            (task, n, agent, stage, now),
+            "INSERT INTO attempts (task, n, kind, agent, stage, created) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (task, n, kind) DO UPDATE SET agent=excluded.agent, stage=excluded.stage",
+            (task, n, kind, agent, stage, now),
         )
 
-    def set_stage(self, task: str, n: int, stage: str, now: float) -> None:
+    def set_stage(self, task: str, n: int, stage: str, now: float, kind: str = PROMPT) -> None:
         self.db.execute(
             "UPDATE attempts SET stage = ?, sent = CASE WHEN ? = 'sent' THEN ? ELSE sent END "
-            "WHERE task = ? AND n = ?",
-            (stage, stage, now, task, n),
+            "WHERE task = ? AND n = ? AND kind = ?",
+            (stage, stage, now, task, n, kind),
         )
 
     def attempts(self, task: str | None = None) -> list[Attempt]:
@@ -243,7 +322,7 @@ class Store:
             args = (task,)
         rows = self.db.execute(query + " ORDER BY created, task, n", args).fetchall()
         return [
-            Attempt(r["task"], r["n"], r["agent"], r["stage"], r["created"], r["sent"])
+            Attempt(r["task"], r["n"], r["kind"], r["agent"], r["stage"], r["created"], r["sent"])
             for r in rows
         ]
 
@@ -345,6 +424,33 @@ class Store:
     def orphans(self) -> dict[str, str]:
         rows = self.db.execute("SELECT ref, status FROM orphans").fetchall()
         return {r["ref"]: r["status"] for r in rows}
+
+    # ----------------------------------------------------------------- operator commands
+
+    def add_command(self, command: str, target: str) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO commands (ts, command, target) VALUES (?, ?, ?)",
+            (time.time(), command, target),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def pending_commands(self) -> list[tuple[int, str, str]]:
+        rows = self.db.execute(
+            "SELECT seq, command, target FROM commands WHERE done = 0 ORDER BY seq"
+        ).fetchall()
+        return [(r["seq"], r["command"], r["target"]) for r in rows]
+
+    def answer_command(self, seq: int, ok: bool, answer: str) -> None:
+        self.db.execute(
+            "UPDATE commands SET done = 1, ok = ?, answer = ? WHERE seq = ?",
+            (int(ok), answer, seq),
+        )
+
+    def command_answer(self, seq: int) -> tuple[bool, str] | None:
+        row = self.db.execute(
+            "SELECT ok, answer FROM commands WHERE seq = ? AND done = 1", (seq,)
+        ).fetchone()
+        return None if row is None else (bool(row["ok"]), str(row["answer"]))
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

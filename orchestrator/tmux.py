@@ -45,6 +45,7 @@ class PaneInfo:
     session: str
     window: str
     label: str  # "index:name" of its window
+    activity: float  # when its window last printed anything (epoch seconds)
 
 
 def server_for(socket: str | None) -> libtmux.Server:
@@ -164,14 +165,14 @@ class Tmux:
             "-a",
             "-F",
             "#{pane_id}\t#{pane_dead}\t#{pane_in_mode}\t#{pane_pid}\t#{pane_current_command}"
-            "\t#{session_id}\t#{window_id}\t#{window_index}:#{window_name}",
+            "\t#{session_id}\t#{window_id}\t#{window_activity}\t#{window_index}:#{window_name}",
         )
         if result.returncode != 0:
             return {}
         panes = {}
         for line in result.stdout:
             parts = line.split("\t")
-            if len(parts) < 8:
+            if len(parts) < 9:
                 continue
             pid = int(parts[3]) if parts[3].isdigit() else 0
             panes[parts[0]] = PaneInfo(
@@ -182,7 +183,8 @@ class Tmux:
                 parts[4],
                 parts[5],
                 parts[6],
-                "\t".join(parts[7:]),
+                "\t".join(parts[8:]),
+                float(parts[7]) if parts[7].isdigit() else 0.0,
             )
         return panes
 

@@ -28,10 +28,18 @@ class QueuesChanged:
     path: str
 
 
+@dataclass(frozen=True)
+class ControlChanged:
+    """The CLI queued an operator's command in the store."""
+
+
 class _Handler(FileSystemEventHandler):
-    def __init__(self, board: Path, queues: Path, post: Callable[[object], None]) -> None:
+    def __init__(
+        self, board: Path, queues: Path, control: Path, post: Callable[[object], None]
+    ) -> None:
         self.board = str(board)
         self.queues = str(queues)
+        self.control = str(control)
         self.post = post
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -43,17 +51,21 @@ class _Handler(FileSystemEventHandler):
                 continue
             if path == self.board:
                 self.post(BoardChanged())
+            elif path == self.control:
+                self.post(ControlChanged())
             elif os.path.dirname(path) == self.queues and path.endswith((".yaml", ".yml")):
                 self.post(QueuesChanged(path))
 
 
 class Watcher:
-    """Watches the board's folder and the queue folder (not recursively)."""
+    """Watches the board's folder, the queue folder and the control file (not recursively)."""
 
-    def __init__(self, board: Path, queues: Path, post: Callable[[object], None]) -> None:
+    def __init__(
+        self, board: Path, queues: Path, control: Path, post: Callable[[object], None]
+    ) -> None:
         self._observer = Observer()
-        handler = _Handler(board.absolute(), queues.absolute(), post)
-        folders = {board.absolute().parent, queues.absolute()}
+        handler = _Handler(board.absolute(), queues.absolute(), control.absolute(), post)
+        folders = {board.absolute().parent, queues.absolute(), control.absolute().parent}
         for folder in folders:
             if folder.is_dir():
                 self._observer.schedule(handler, str(folder), recursive=False)

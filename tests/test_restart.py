@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from orchestrator.daemon import FAULT_POINTS
+from orchestrator.delivery import FAULT_POINTS
 from orchestrator.lock import holder
 
 from .conftest import Workspace, simple_tasks, wait_until
@@ -101,3 +101,18 @@ def test_daemon_survives_a_sigterm_mid_run_and_resumes(workspace: Workspace) -> 
     assert daemon.wait(timeout=20) == 0
     subprocess.run(["true"], check=True)
     finish(ws, [t["id"] for t in tasks])
+
+
+def test_kill_9_during_validation_validates_again_after_the_restart(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.2)
+    ws.write_queue("q.yaml", simple_tasks("V", ["a"], 1, validate=["sleep 2", "true"]))
+    daemon = ws.start()
+    try:
+        wait_until(lambda: ws.statuses().get("V-000") == "validating", 60, "validating")
+    finally:
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=20)
+    finish(ws, ["V-000"])
+    assert "V-000 #1: validating again" in ws.cli("logs").stdout
+    assert ws.status()["tasks"][0]["validation"] == "2/2 passed"

@@ -18,23 +18,25 @@ def task(
     priority: str = "medium",
     phase: int | None = None,
     after: tuple[str, ...] = (),
+    **extra: object,
 ) -> Task:
-    return Task(
-        id=id,
-        title=id,
-        agent=agent,
-        priority=priority,
-        phase=phase,
-        after=after,
-        estimate=None,
-        uses=(),
-        prompt="p",
-        report=(),
-        validate=(),
-        retries=1,
-        file=Path("q.yaml"),
-        line=1,
-    )
+    base: dict[str, object] = {
+        "id": id,
+        "title": id,
+        "agent": agent,
+        "priority": priority,
+        "phase": phase,
+        "after": after,
+        "estimate": None,
+        "uses": (),
+        "prompt": "p",
+        "report": (),
+        "validate": (),
+        "retries": 1,
+        "file": Path("q.yaml"),
+        "line": 1,
+    }
+    return Task(**{**base, **extra})  # type: ignore[arg-type]
 
 
 class History:
@@ -55,9 +57,21 @@ class History:
         ]
         return actions
 
-    def report(self, ref: str, status: str = "COMPLETED") -> list[sch.Action]:
-        (block,) = parse_blocks(f"### TODO-{ref}: {status}\n")
+    def report(self, ref: str, status: str = "COMPLETED", **fields: str) -> list[sch.Action]:
+        lines = [f"### TODO-{ref}: {status}", *(f"**{k}**: {v}" for k, v in fields.items())]
+        (block,) = parse_blocks("\n".join(lines) + "\n")
         return self.feed(sch.Reported(block))
+
+    def validated(self, id: str, ok: bool, **extra: object) -> list[sch.Action]:
+        attempt = self.state.tasks[id].attempts
+        summary = "1/1 passed" if ok else "`make check` exited 2"
+        event = sch.ValidationDone(id, attempt, ok, summary, f"/logs/{id}-{attempt}.log", **extra)  # type: ignore[arg-type]
+        return self.feed(event)
+
+    def control(self, command: str, target: str) -> sch.Answer:
+        actions = self.feed(sch.Control(command, target))
+        (answer,) = [a for a in actions if isinstance(a, sch.Answer)]
+        return answer
 
     def status(self, id: str) -> str:
         return self.state.tasks[id].status
@@ -164,7 +178,7 @@ def test_duplicate_block_is_noted_and_changes_nothing() -> None:
 
 
 def test_failed_and_blocked_reports_free_the_agent() -> None:
-    h = History(["a"], [task("T1"), task("T2"), task("T3")])
+    h = History(["a"], [task("T1", retries=0), task("T2"), task("T3")])
     h.report("T1", "FAILED")
     assert h.status("T1") == sch.FAILED
     h.report("T2", "BLOCKED")
@@ -194,10 +208,11 @@ def test_spec_edit_updates_a_queued_task() -> None:
 
 
 def test_can_progress_and_all_done() -> None:
-    h = History(["a"], [task("T1"), task("T2", after=("T1",))])
+    h = History(["a"], [task("T1", retries=0), task("T2", after=("T1",))])
     assert sch.can_progress(h.state)
     h.report("T1", "FAILED")
-    assert not sch.can_progress(h.state)  # T2 waits for a failed task
+    assert not sch.can_progress(h.state)  # T2 is blocked by a failed task
+    assert h.status("T2") == sch.BLOCKED
     assert not sch.all_done(h.state)
     h2 = History(["a"], [task("T1")])
     h2.report("T1")
@@ -249,3 +264,199 @@ def test_random_queues_run_to_completion_each_task_once(
         for other in tasks:
             if t.phase is not None and other.phase is not None and other.phase < t.phase:
                 assert order[other.id] < order[t.id]
+
+
+# --------------------------------------------------------------------------- verified completion
+
+
+def test_failed_report_retries_on_the_same_agent_with_the_fields_quoted() -> None:
+    h = History(["a", "b"], [task("T", "any"), task("U", "b")])
+    assert h.dispatches[0] == ("T", "a", 1)
+    h.report("T", "FAILED", Reason="tests do not compile", Tests="0 passing")
+    assert h.dispatches[-1] == ("T", "a", 2)  # back to the agent that did the work
+    feedback = h.state.tasks["T"].feedback
+    assert "reported FAILED" in feedback
+    assert "**Reason**: tests do not compile" in feedback and "**Tests**: 0 passing" in feedback
+    h.report("T", "FAILED", Reason="still broken")
+    assert h.status("T") == sch.FAILED  # retries: 1 -> two attempts in all
+    assert h.state.tasks["T"].attempts == 2
+
+
+def test_retries_budget() -> None:
+    h = History(["a"], [task("T", retries=3)])
+    for _ in range(3):
+        h.report("T", "FAILED")
+        assert h.status("T") == sch.DISPATCHED
+    h.report("T", "FAILED")
+    assert h.status("T") == sch.FAILED and h.state.tasks["T"].attempts == 4
+
+
+def test_validation_keeps_the_agent_reserved_and_decides() -> None:
+    h = History(["a"], [task("T", validate=("make check",)), task("U")])
+    actions = h.report("T")
+    assert h.status("T") == sch.VALIDATING
+    assert [a for a in actions if isinstance(a, sch.Validate)] == [sch.Validate("T", 1)]
+    assert h.running() == {"a": "T"} and len(h.dispatches) == 1  # U waits
+    h.validated("T", True)
+    assert h.status("T") == sch.DONE
+    assert h.state.tasks["T"].validation == "1/1 passed"
+    assert h.state.tasks["T"].log == "/logs/T-1.log"
+    assert h.dispatches[-1] == ("U", "a", 1)
+
+
+def test_failed_validation_retries_with_command_code_and_output() -> None:
+    h = History(["a"], [task("T", validate=("make check",))])
+    h.report("T")
+    h.validated("T", False, command="make check", exit_code=2, tail="E   assert 1 == 2\nFAILED")
+    assert h.dispatches[-1] == ("T", "a", 2)
+    feedback = h.state.tasks["T"].feedback
+    assert "    make check\nexited with code 2" in feedback
+    assert "E   assert 1 == 2\nFAILED" in feedback
+    assert h.state.tasks["T"].validation == "`make check` exited 2"
+    h.report("T")
+    h.validated("T", True)
+    assert h.status("T") == sch.DONE and h.state.tasks["T"].attempts == 2
+    assert h.state.tasks["T"].feedback == ""
+
+
+def test_validation_timeout_says_so() -> None:
+    h = History(["a"], [task("T", validate=("sleep 99",), retries=0)])
+    h.report("T")
+    h.validated("T", False, command="sleep 99", exit_code=None, tail="")
+    assert h.status("T") == sch.FAILED
+    assert "timed out" in h.state.tasks["T"].feedback
+
+
+def test_stale_validation_result_is_ignored() -> None:
+    h = History(["a"], [task("T", validate=("x",))])
+    h.report("T")
+    h.feed(sch.ValidationDone("T", 7, True, "ok", "/l"))
+    assert h.status("T") == sch.VALIDATING
+
+
+def test_report_during_validation_is_not_a_second_completion() -> None:
+    h = History(["a"], [task("T", validate=("x",))])
+    h.report("T")
+    actions = h.report("T")
+    assert [a.kind for a in actions if isinstance(a, sch.Note)] == ["duplicate-block"]
+    assert h.status("T") == sch.VALIDATING
+
+
+def test_missing_required_fields_get_one_follow_up() -> None:
+    h = History(["a"], [task("T", report=("Tests", "Fichiers modifiés"), validate=("x",))])
+    actions = h.report("T", Tests="12 passing")
+    (follow,) = [a for a in actions if isinstance(a, sch.FollowUp)]
+    assert follow == sch.FollowUp("T", 1, "a", ("Fichiers modifiés",))
+    assert h.status("T") == sch.DISPATCHED and h.running() == {"a": "T"}
+    actions = h.report("T", **{"Fichiers modifiés": "oauth.rs"})
+    assert h.status("T") == sch.VALIDATING  # the fields arrived: validation still applies
+    assert not [a for a in actions if isinstance(a, sch.FollowUp)]
+
+
+def test_fields_still_missing_after_the_follow_up_go_on_with_a_note() -> None:
+    h = History(["a"], [task("T", report=("Tests",))])
+    h.report("T")
+    actions = h.report("T", Notes="forgot again")
+    assert not [a for a in actions if isinstance(a, sch.FollowUp)]
+    assert [a.kind for a in actions if isinstance(a, sch.Note)] == ["fields-missing"]
+    assert h.status("T") == sch.DONE
+
+
+def test_field_names_match_without_case_and_empty_values_count_as_missing() -> None:
+    h = History(["a"], [task("T", report=("Tests", "Notes"))])
+    actions = h.report("T", tests="3", Notes="")
+    (follow,) = [a for a in actions if isinstance(a, sch.FollowUp)]
+    assert follow.missing == ("Notes",)
+
+
+def test_failure_blocks_dependents_transitively_and_retry_unblocks_them() -> None:
+    h = History(
+        ["a", "b"],
+        [
+            task("A", "a", retries=0),
+            task("B", "b", after=("A",)),
+            task("C", "b", after=("B",)),
+            task("D", "b"),
+        ],
+    )
+    h.report("A", "FAILED")
+    assert h.status("A") == sch.FAILED
+    assert h.status("B") == sch.BLOCKED and h.state.tasks["B"].blocked_by == "A"
+    assert h.status("C") == sch.BLOCKED and h.state.tasks["C"].blocked_by == "A"
+    assert "waits for A, which is failed" in h.state.tasks["C"].reason
+    assert [d[0] for d in h.dispatches] == ["A", "D"]  # B and C are never sent
+    answer = h.control("retry", "A")
+    assert answer.ok and "back in the queue" in answer.message
+    assert h.status("B") == sch.QUEUED and h.status("C") == sch.QUEUED
+    assert h.dispatches[-1] == ("A", "a", 2)
+    h.report("A")
+    h.report("D")
+    assert h.dispatches[-1] == ("B", "b", 1)
+
+
+def test_a_failed_phase_blocks_every_later_phase() -> None:
+    h = History(
+        ["a", "b"],
+        [
+            task("P1", "a", phase=1, retries=0),
+            task("P2", "b", phase=2),
+            task("P3", "b", phase=3),
+            task("free", "b"),
+        ],
+    )
+    h.report("P1", "FAILED")
+    assert h.status("P2") == sch.BLOCKED and h.status("P3") == sch.BLOCKED
+    assert h.state.tasks["P3"].blocked_by == "P1"
+    assert h.status("free") == sch.DISPATCHED
+
+
+def test_agent_blocked_task_waits_for_the_operator() -> None:
+    h = History(["a"], [task("T"), task("U", after=("T",))])
+    h.report("T", "BLOCKED", Reason="needs an API key")
+    assert h.status("T") == sch.BLOCKED and h.state.tasks["T"].blocked_by is None
+    assert "needs an API key" in h.state.tasks["T"].reason
+    assert h.status("U") == sch.BLOCKED
+    assert not sch.can_progress(h.state) and not sch.all_done(h.state)
+    assert h.control("retry", "T").ok
+    assert h.dispatches[-1] == ("T", "a", 2)
+
+
+def test_retry_answers_when_it_cannot() -> None:
+    h = History(["a"], [task("A", retries=0), task("B", after=("A",)), task("C")])
+    assert not h.control("retry", "nope").ok
+    assert "nothing to retry" in h.control("retry", "C").message  # queued
+    h.report("A", "FAILED")
+    answer = h.control("retry", "B")
+    assert not answer.ok and "blocked by A: retry that one" in answer.message
+
+
+def test_operator_retry_gives_a_fresh_budget() -> None:
+    h = History(["a"], [task("T", retries=1)])
+    h.report("T", "FAILED")
+    h.report("T", "FAILED")
+    assert h.status("T") == sch.FAILED
+    h.control("retry", "T")
+    h.report("T", "FAILED")
+    assert h.status("T") == sch.DISPATCHED and h.state.tasks["T"].attempts == 4
+
+
+def test_overdue_and_stalled_are_flagged_once_per_attempt() -> None:
+    h = History(["a"], [task("T", estimate=60.0)])
+    h.state = sch.State(
+        tasks=h.state.tasks, agents=h.state.agents, orphans=h.state.orphans, stall_after=300.0
+    )
+    start = h.state.tasks["T"].since or 0.0
+    h.now = start + 61
+    actions = h.feed(sch.Tick())
+    assert [a.kind for a in actions if isinstance(a, sch.Update)] == ["overdue"]
+    assert h.feed(sch.Tick()) == []
+    h.state = sch.with_activity(h.state, {"a": start + 100})
+    h.now = start + 390
+    assert h.feed(sch.Tick()) == []  # output 290 s ago: not yet stalled
+    h.now = start + 401
+    actions = h.feed(sch.Tick())
+    assert [a.kind for a in actions if isinstance(a, sch.Update)] == ["stalled"]
+    assert h.state.tasks["T"].flags == {"overdue", "stalled"}
+    assert h.feed(sch.Tick()) == []
+    h.report("T", "FAILED")  # the retry is a new attempt: flags start over
+    assert h.state.tasks["T"].flags == frozenset()

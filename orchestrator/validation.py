@@ -1,0 +1,165 @@
+"""Running a task's `validate` commands: in the workspace, in order, each with a timeout.
+
+The commands come from the queue files (the operator's) and nothing else; they run through
+the shell as written there. Each runs in its own process group so that a timeout kills
+everything it started. Output goes to `.orchestrate/logs/TASK-ATTEMPT.log`; the last lines
+of a failing command are returned for the retry prompt. Runs happen on worker threads that
+only post a `ValidationDone` event: the daemon's loop is never blocked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .scheduler import ValidationDone
+
+TAIL_LINES = 40
+KILL_GRACE = 3.0
+
+
+def _tail(path: Path, start: int, lines: int = TAIL_LINES) -> str:
+    """The last `lines` lines written to `path` after byte `start`."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        begin = max(start, size - 64 * 1024)
+        handle.seek(begin)
+        text = handle.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class Validator:
+    """Runs validations on threads; `stop()` kills what still runs."""
+
+    def __init__(self, workdir: Path, logs: Path, post: Callable[[ValidationDone], None]) -> None:
+        self.workdir = workdir
+        self.logs = logs
+        self.post = post
+        self._lock = threading.Lock()
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def log_path(self, task_id: str, attempt: int) -> Path:
+        return self.logs / f"{task_id}-{attempt}.log"
+
+    def start(self, task_id: str, attempt: int, commands: Sequence[str], timeout: float) -> None:
+        thread = threading.Thread(
+            target=self._run,
+            args=(task_id, attempt, tuple(commands), timeout),
+            name=f"validate-{task_id}-{attempt}",
+            daemon=True,
+        )
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def running(self) -> int:
+        with self._lock:
+            return sum(t.is_alive() for t in self._threads)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            procs = list(self._procs.values())
+            threads = list(self._threads)
+        for proc in procs:
+            _kill_group(proc)
+        for thread in threads:
+            thread.join(timeout=KILL_GRACE + 2)
+
+    def _run(self, task_id: str, attempt: int, commands: tuple[str, ...], timeout: float) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log = self.log_path(task_id, attempt)
+        key = f"{task_id}#{attempt}"
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            for command in commands:
+                if self._stopping.is_set():
+                    return
+                out.write(f"$ {command}\n".encode())
+                out.flush()
+                start = out.tell()
+                began = time.monotonic()
+                # Started and registered under the lock that `stop()` takes: none escapes it.
+                proc: subprocess.Popen[bytes] | None = None
+                failure = ""
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    try:
+                        proc = subprocess.Popen(
+                            command,
+                            shell=True,
+                            cwd=self.workdir,
+                            stdin=subprocess.DEVNULL,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                        )
+                    except OSError as exc:
+                        failure = f"could not start: {exc}"
+                    else:
+                        self._procs[key] = proc
+                if proc is None:
+                    out.write(f"[orchestrate] {failure}\n".encode())
+                    self._done(task_id, attempt, log, command, None, failure, failure)
+                    return
+                try:
+                    code: int | None = proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    _kill_group(proc)
+                    code = None
+                finally:
+                    with self._lock:
+                        self._procs.pop(key, None)
+                if self._stopping.is_set():
+                    return  # the daemon stops: this validation runs again at the next start
+                spent = time.monotonic() - began
+                out.flush()
+                tail = _tail(log, start) if code != 0 else ""  # the command's output only
+                verdict = "timed out" if code is None else f"exit {code}"
+                out.write(f"[orchestrate] {verdict} after {spent:.1f}s\n".encode())
+                out.flush()
+                if code != 0:
+                    what = f"timed out after {timeout:.0f}s" if code is None else f"exited {code}"
+                    self._done(task_id, attempt, log, command, code, f"`{command}` {what}", tail)
+                    return
+            self.post(
+                ValidationDone(
+                    task_id, attempt, True, f"{len(commands)}/{len(commands)} passed", str(log)
+                )
+            )
+
+    def _done(
+        self,
+        task_id: str,
+        attempt: int,
+        log: Path,
+        command: str,
+        code: int | None,
+        summary: str,
+        tail: str,
+    ) -> None:
+        self.post(ValidationDone(task_id, attempt, False, summary, str(log), command, code, tail))
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the command's process group, then SIGKILL what is left after a grace period."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        proc.wait()

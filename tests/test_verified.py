@@ -1,0 +1,149 @@
+"""Verified completion end to end: simulated agents on real tmux, real validation commands."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from .conftest import Workspace, simple_tasks, wait_until
+
+FAILS_ONCE = (
+    "test -f .checked-once || { touch .checked-once; "
+    "echo 'test oauth_live_flow ... FAILED'; echo 'assertion failed: token.is_valid()'; exit 101; }"
+)
+
+
+def markers(ws: Workspace) -> Counter[str]:
+    return Counter(r["marker"] for r in ws.received())
+
+
+def prompt_of(ws: Workspace, mark: str) -> str:
+    return next(str(r["text"]) for r in ws.received() if r["marker"] == mark)
+
+
+def test_a_check_that_fails_once_ends_done_after_two_attempts(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", simple_tasks("V", ["a"], 1, validate=["true", FAILS_ONCE]))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    (task,) = ws.status()["tasks"]
+    assert task["status"] == "done" and task["attempts"] == 2
+    assert task["validation"] == "2/2 passed"
+    assert task["log"].endswith(".orchestrate/logs/V-000-2.log")
+    assert markers(ws) == Counter({"[orchestrate V-000 #1]": 1, "[orchestrate V-000 #2]": 1})
+    second = prompt_of(ws, "[orchestrate V-000 #2]")
+    assert "This is attempt #2 of this task." in second
+    assert f"    {FAILS_ONCE}\nexited with code 101." in second
+    assert "test oauth_live_flow ... FAILED\nassertion failed: token.is_valid()" in second
+    first_log = ws.root / ".orchestrate" / "logs" / "V-000-1.log"
+    assert "assertion failed: token.is_valid()" in first_log.read_text()
+    history = ws.cli("logs", "--task", "V-000").stdout
+    for expected in (
+        "V-000 -> a (attempt 1)",
+        "V-000 #1: COMPLETED reported; validating (2 command(s))",
+        "validation failed: `" + FAILS_ONCE + "` exited 101; retrying with attempt #2 on a",
+        "V-000 -> a (attempt 2)",
+        "V-000 #2: done, validation passed (2/2 passed)",
+    ):
+        assert expected in history
+    assert "TODO-V-000: COMPLETED (board line" in history and "Agent=a" in history
+
+
+def test_a_check_that_always_fails_fails_the_task_and_blocks_its_dependents(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"])
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "BASE", "agent": "a", "prompt": "p", "retries": 2, "validate": ["exit 1"]},
+            {"id": "NEXT", "agent": "b", "prompt": "p", "after": ["BASE"]},
+            {"id": "LAST", "agent": "a", "prompt": "p", "after": ["NEXT"]},
+            {"id": "FREE", "agent": "b", "prompt": "p"},
+        ],
+    )
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 1
+    assert ws.statuses() == {"BASE": "failed", "NEXT": "blocked", "LAST": "blocked", "FREE": "done"}
+    by_id = {t["id"]: t for t in ws.status()["tasks"]}
+    assert by_id["BASE"]["attempts"] == 3  # retries + 1
+    assert by_id["LAST"]["blocked_by"] == "BASE"
+    sent = markers(ws)
+    assert sent == Counter(
+        {
+            "[orchestrate BASE #1]": 1,
+            "[orchestrate BASE #2]": 1,
+            "[orchestrate BASE #3]": 1,
+            "[orchestrate FREE #1]": 1,
+        }
+    )
+    status_md = (ws.root / "ORCHESTRATOR_STATUS.md").read_text()
+    assert "❌ FAILED" in status_md and "⛔ BLOCKED (by BASE)" in status_md
+    assert "❌ `exit 1` exited 1" in status_md
+    assert "BASE (attempt 3): `" in status_md and "BASE-3.log" in status_md
+
+
+def test_retry_on_a_running_daemon_unblocks_the_chain(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--block", "GATE"]})
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "GATE", "agent": "a", "prompt": "p"},
+            {"id": "AFTER", "agent": "a", "prompt": "p", "after": ["GATE"]},
+        ],
+    )
+    with ws.running():
+        wait_until(lambda: ws.statuses() == {"GATE": "blocked", "AFTER": "blocked"}, 60)
+        assert "the agent is blocked: simulated blocked by a" in ws.status()["tasks"][0]["reason"]
+        refused = ws.cli("retry", "AFTER")
+        assert refused.returncode == 1 and "blocked by GATE: retry that one" in refused.stderr
+        asked = time.monotonic()
+        answer = ws.cli("retry", "GATE")
+        assert answer.returncode == 0, answer.stderr
+        assert "GATE: back in the queue (was blocked)" in answer.stdout
+        assert time.monotonic() - asked < 5  # the daemon answers at once (watched file)
+        # the simulated agent blocks GATE every time: it ends blocked again, with attempt 2
+        wait_until(lambda: ws.status()["tasks"][0]["attempts"] == 2, 60)
+        wait_until(lambda: ws.statuses()["GATE"] == "blocked", 60)
+    assert markers(ws) == Counter({"[orchestrate GATE #1]": 1, "[orchestrate GATE #2]": 1})
+
+
+def test_retry_without_a_daemon_applies_at_the_next_start(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    flag = ws.root / "fixed"
+    ws.write_queue(
+        "q.yaml",
+        [{"id": "T", "agent": "a", "prompt": "p", "retries": 0, "validate": [f"test -f {flag}"]}],
+    )
+    assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 1
+    assert ws.statuses() == {"T": "failed"}
+    queued = ws.cli("retry", "T")
+    assert queued.returncode == 0 and "applied when the daemon next starts" in queued.stdout
+    flag.touch()  # the person fixed what the check needs
+    assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 0
+    assert ws.statuses() == {"T": "done"}
+    assert "retry T: T: back in the queue (was failed)" in ws.cli("logs").stdout
+
+
+def test_missing_report_fields_are_asked_for_once(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--omit", "Tests"]})
+    ws.write_queue(
+        "q.yaml",
+        simple_tasks("R", ["a"], 1, report=["Tests", "Fichiers modifiés"], validate=["true"]),
+    )
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert ws.statuses() == {"R-000": "done"}
+    assert markers(ws) == Counter({"[orchestrate R-000 #1]": 1, "[orchestrate R-000 #1 fields]": 1})
+    followup = prompt_of(ws, "[orchestrate R-000 #1 fields]")
+    assert "lacks Tests." in followup and "**Tests**: ..." in followup
+    assert "**Fichiers modifiés**" not in followup
+    history = ws.cli("logs", "--task", "R-000").stdout
+    assert "COMPLETED without Tests: asking for them" in history
+    assert "request for missing fields submitted to a" in history
+    assert "validation passed" in history
