@@ -117,16 +117,40 @@ def test_retry_without_a_daemon_applies_at_the_next_start(workspace: Workspace) 
     flag = ws.root / "fixed"
     ws.write_queue(
         "q.yaml",
-        [{"id": "T", "agent": "a", "prompt": "p", "retries": 0, "validate": [f"test -f {flag}"]}],
+        [
+            {"id": "T", "agent": "a", "prompt": "p", "retries": 0, "validate": [f"test -f {flag}"]},
+            {"id": "D", "agent": "a", "prompt": "p", "after": ["T"]},
+        ],
     )
     assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 1
-    assert ws.statuses() == {"T": "failed"}
+    assert ws.statuses() == {"T": "failed", "D": "blocked"}
     queued = ws.cli("retry", "T")
     assert queued.returncode == 0 and "applied when the daemon next starts" in queued.stdout
     flag.touch()  # the person fixed what the check needs
     assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 0
-    assert ws.statuses() == {"T": "done"}
-    assert "retry T: T: back in the queue (was failed)" in ws.cli("logs").stdout
+    assert ws.statuses() == {"T": "done", "D": "done"}  # the dependent was unblocked and sent
+    log = ws.cli("logs").stdout
+    assert "retry T: T: back in the queue (was failed)" in log
+    assert "D: unblocked (T no longer stands in the way)" in log
+
+
+def test_a_silent_agent_is_flagged_stalled_once(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--silent", "S-000"]})
+    config = (ws.root / "orchestrate.yaml").read_text()
+    (ws.root / "orchestrate.yaml").write_text(config + "stall_after: 3s\n")
+    ws.write_queue("q.yaml", simple_tasks("S", ["a"], 1, estimate="2s"))
+    with ws.running():
+        wait_until(
+            lambda: any("stalled" in t["flags"] for t in ws.status()["tasks"]), 60, "the flag"
+        )
+        task = ws.status()["tasks"][0]
+        assert task["status"] == "dispatched" and "overdue" in task["flags"]
+        status_md = (ws.root / "ORCHESTRATOR_STATUS.md").read_text()
+        assert "⚠️ OVERDUE ⚠️ STALLED" in status_md
+        time.sleep(2)  # more 1-second ticks: the flags must not be raised again
+        log = ws.cli("logs").stdout
+        assert log.count("S-000 #1: stalled") == 1 and log.count("S-000 #1: overdue") == 1
 
 
 def test_missing_report_fields_are_asked_for_once(workspace: Workspace) -> None:
