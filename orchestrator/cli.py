@@ -19,11 +19,11 @@ from typing import Annotated
 
 import typer
 
-from . import config
+from . import config, queueset
 from .dashboard import LiveView, PlainView, View, print_status, snapshot, status_json
 from .errors import OrchestrateError
 from .lock import holder
-from .scheduler import AgentState, State, TaskState, frozen_tasks
+from .state import AgentState, State, TaskState, frozen_tasks
 
 app = typer.Typer(
     name="orchestrate",
@@ -72,7 +72,7 @@ def _root(ctx: typer.Context) -> Path:
 def check(ctx: typer.Context) -> None:
     """Validate orchestrate.yaml, every queue file and every playbook reference."""
     root = _root(ctx)
-    settings, problems = config.check_workspace(root)
+    settings, problems = queueset.check_workspace(root)
     for problem in problems:
         typer.echo(str(problem))
     if problems or settings is None:
@@ -219,7 +219,7 @@ def _snapshot(root: Path) -> tuple[State, dict[str, str], dict[str, str], bool]:
         finally:
             store.close()
     else:
-        merged = config.merge_queues(settings, config.read_all(settings), {})
+        merged = queueset.merge_queues(settings, queueset.read_all(settings), {})
         tasks = [TaskState(t, i) for i, t in enumerate(merged.tasks)]
         agents_meta = []
     names = [a.name for a in config.agents_for(settings, [t.task for t in tasks])]

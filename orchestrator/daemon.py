@@ -17,23 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import scheduler as sch
+from . import state as st
 from .board import BoardReader
-from .config import Agent, Task, agents_for, load_settings, merge_queues, read_all
+from .config import Task, agents_for, load_settings
 from .dashboard import View, snapshot, status_markdown, write_atomically
 from .delivery import Courier, Faults
 from .errors import ConfigError, TmuxError
 from .lock import Lock
+from .panes import AgentPanes, Seen
 from .prompt import render, render_followup
+from .queueset import merge_queues, read_all
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
-from .tmux import PaneInfo, Tmux
+from .tmux import Tmux
 from .validation import Validator
 from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
 
 log = logging.getLogger(__name__)
 
-SHELLS = frozenset(
-    {"bash", "zsh", "sh", "dash", "fish", "ksh", "mksh", "tcsh", "csh", "ash", "nu", "xonsh"}
-)
 CONTROL_FILE = "control"  # touched by the CLI after it queued a command in the store
 
 
@@ -69,11 +69,7 @@ class Daemon:
         self.clock = clock
         self.sleep = sleep
         self.events: queue.Queue[object] = queue.Queue()
-        self.state = sch.State()
-        self.panes: dict[str, str] = {}
-        self.windows: dict[str, str] = {}
-        self.details: dict[str, str] = {}
-        self.program_since: dict[str, float] = {}
+        self.state = st.State()
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.queue_problems: tuple[str, ...] = ()
         self.last_status = ""
@@ -95,6 +91,13 @@ class Daemon:
         self.store = Store(self.settings.state_dir / "state.db")
         self.courier = Courier(
             self.tmux, self.store, self.clock, self.sleep, self.timing.submit_gap, self.faults
+        )
+        self.agents = AgentPanes(
+            self.tmux,
+            self.settings,
+            self.store,
+            lambda kind, message, agent: self._journal(kind, message, agent=agent),
+            self.timing.agent_settle,
         )
         self.validator = Validator(
             self.settings.workdir, self.settings.state_dir / "logs", self.events.put
@@ -127,11 +130,11 @@ class Daemon:
         queues = self._read_queues()
         agents = agents_for(self.settings, [*(t.task for t in stored), *queues])
         paused = self.store.paused_agents()
-        held = {t.agent: t.id for t in stored if t.status in sch.ACTIVE and t.agent}
-        self.state = sch.State(
-            tasks=sch.frozen_tasks({t.id: t for t in stored}),
+        held = {t.agent: t.id for t in stored if t.status in st.ACTIVE and t.agent}
+        self.state = st.State(
+            tasks=st.frozen_tasks({t.id: t for t in stored}),
             agents=tuple(
-                sch.AgentState(
+                st.AgentState(
                     a.name,
                     present=False,
                     ready=False,
@@ -143,18 +146,18 @@ class Daemon:
             orphans=self.store.orphans(),
             stall_after=self.settings.stall_after,
         )
-        self._prepare_tmux(agents)
-        self._handle(sch.QueueLoaded(tuple(queues)), dispatch=False)
+        self.agents.prepare(agents)
+        self._handle(st.QueueLoaded(tuple(queues)), dispatch=False)
         self.reader = BoardReader(self.settings.board, self.store.reader_state(), self.store.seen())
         self._read_board(final=True, dispatch=False)
         self._poll_agents(dispatch=False)
         self._recover_attempts()
         for task in self.state.tasks.values():
-            if task.status == sch.VALIDATING:  # the daemon stopped while it was checking
+            if task.status == st.VALIDATING:  # the daemon stopped while it was checking
                 self._journal("validate", f"{task.id} #{task.attempts}: validating again")
                 self._start_validation(task)
         self._commands()
-        self._handle(sch.Tick())
+        self._handle(st.Tick())
 
     def _loop(self) -> int:
         next_tick = self.clock() + self.timing.tick
@@ -169,7 +172,7 @@ class Daemon:
             if any(isinstance(i, QueuesChanged) for i in items):
                 self._reload_queues()
             for item in items:
-                if isinstance(item, sch.ValidationDone):
+                if isinstance(item, st.ValidationDone):
                     self._handle(item)
             tick = now >= next_tick
             if tick:
@@ -185,7 +188,7 @@ class Daemon:
             if settle_at is not None and now >= settle_at:
                 self._read_board(final=True)
                 settle_at = None
-            self._handle(sch.Tick())
+            self._handle(st.Tick())
             self._publish()
             if (
                 self.exit_when_done
@@ -240,7 +243,7 @@ class Daemon:
                 self._journal("queue-error", str(problem))
             return
         known = set(self.state.tasks)
-        self._handle(sch.QueueLoaded(tuple(tasks)))
+        self._handle(st.QueueLoaded(tuple(tasks)))
         added = [t.id for t in tasks if t.id not in known]
         if added:
             self._journal(
@@ -250,10 +253,10 @@ class Daemon:
     def _commands(self) -> None:
         """Apply the operators' commands queued by the CLI, and answer each."""
         for seq, command, target in self.store.pending_commands():
-            answers = self._handle(sch.Control(command, target))
+            answers = self._handle(st.Control(command, target))
             answer = next(
-                (a for a in answers if isinstance(a, sch.Answer)),
-                sch.Answer(False, "not understood"),
+                (a for a in answers if isinstance(a, st.Answer)),
+                st.Answer(False, "not understood"),
             )
             with self.store.transaction():
                 self.store.answer_command(seq, answer.ok, answer.message)
@@ -272,7 +275,7 @@ class Daemon:
         if result.rescanned:
             self._journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
         now = self.clock()
-        effects: list[sch.Action] = []
+        effects: list[st.Action] = []
         with self.store.transaction():
             self.store.save_reader(result.state, [b.digest for b in result.blocks])
             for block in result.blocks:
@@ -284,99 +287,32 @@ class Daemon:
                     task=next((c for c in block.candidates if c in self.state.tasks), block.ref),
                     data={"status": block.status, "fields": dict(block.fields), "line": block.line},
                 )
-                actions = sch.decide(self.state, sch.Reported(block), now, dispatch=False)
+                actions = sch.decide(self.state, st.Reported(block), now, dispatch=False)
                 self._perform(actions)
                 effects += actions
         self._side_effects(effects)
         if result.blocks:
             self.faults.reached("board-read")
         if dispatch and result.blocks:
-            self._handle(sch.Tick())
+            self._handle(st.Tick())
         return result.pending
 
     # ------------------------------------------------------------------ tmux and agents
 
-    def _prepare_tmux(self, agents: Iterable[Agent]) -> None:
-        session = self.tmux.ensure_session(self.settings.session, self.settings.workdir)
-        known = self.store.panes()
-        live = self.tmux.panes()
-        for agent in agents:
-            pane = known.get(agent.name)
-            if pane is None or pane not in live or live[pane].session != session:
-                pane = self.tmux.find_window(session, agent.window)
-            if pane is None:
-                pane = self.tmux.create_window(
-                    session, agent.window, agent.name, agent.command, self.settings.workdir
-                )
-                self._journal(
-                    "window-created",
-                    f"{agent.name}: created window {agent.window}"
-                    + (f" running {agent.command!r}" if agent.command else " (a shell)"),
-                    agent=agent.name,
-                )
-            self.panes[agent.name] = pane
-            with self.store.transaction():
-                self.store.set_pane(agent.name, pane)
-
-    def _agent_config(self, name: str) -> Agent:
-        agent = self.settings.agent(name)
-        return agent or Agent(name=name, window=name, command=None, profile="generic")
-
     def _poll_agents(self, dispatch: bool = True) -> None:
+        names = [a.name for a in self.state.agents]
         try:
-            panes = self.tmux.panes()
-            if not panes or any(p not in panes for p in self.panes.values()):
-                self._repair_windows(panes)
-                panes = self.tmux.panes()
+            seen = self.agents.look(names, self.clock())
             self._trouble("tmux", "")
         except TmuxError as exc:
             self._trouble("tmux", f"tmux: {exc}; will retry")
-            panes = {}
-        now = self.clock()
-        present, ready, activity = set(), set(), {}
-        for agent in self.state.agents:
-            info = panes.get(self.panes.get(agent.name, ""))
-            detail = self._pane_detail(info)
-            self.details[agent.name] = detail
-            if info is not None:
-                self.windows[agent.name] = info.label
-                activity[agent.name] = info.activity
-            if info is None or info.dead:
-                self.program_since.pop(agent.name, None)
-                continue
-            present.add(agent.name)
-            if detail:
-                self.program_since.pop(agent.name, None)
-                continue
-            since = self.program_since.setdefault(agent.name, now)
-            if now - since >= self.timing.agent_settle:
-                ready.add(agent.name)
-        self.state = sch.with_activity(self.state, activity)
-        self._handle(sch.AgentsSeen(frozenset(present), frozenset(ready)), dispatch=dispatch)
-
-    @staticmethod
-    def _pane_detail(info: PaneInfo | None) -> str:
-        """Why a live pane cannot take a prompt ('' if it can)."""
-        if info is None or info.dead:
-            return "gone"
-        if info.command in SHELLS:
-            return "shell"  # its program has not started, or exited back to a shell
-        return ""
-
-    def _repair_windows(self, panes: dict[str, PaneInfo]) -> None:
-        """Recreate the session and agent windows that vanished (those with a command run it)."""
-        missing = [
-            self._agent_config(a.name)
-            for a in self.state.agents
-            if self.panes.get(a.name) not in panes
-        ]
-        recreatable = [a for a in missing if a.command or not panes]
-        if recreatable:
-            self._prepare_tmux(recreatable)
+            seen = Seen(frozenset(), frozenset())
+        self.state = st.with_activity(self.state, seen.activity)
+        self._handle(st.AgentsSeen(seen.present, seen.ready), dispatch=dispatch)
 
     # ------------------------------------------------------------------ delivery
 
-    def _text(self, task: sch.TaskState, n: int, kind: str, agent: str) -> str:
+    def _text(self, task: st.TaskState, n: int, kind: str, agent: str) -> str:
         if kind == FIELDS:
             return render_followup(task.task, n, self.settings, tuple(task.missing_fields()))
         return render(task.task, n, self.settings, agent, task.feedback)
@@ -386,7 +322,7 @@ class Daemon:
         task = self.state.tasks[task_id]
         text = self._text(task, n, kind, agent)
         try:
-            self.courier.send(task_id, n, kind, self.panes[agent], text)
+            self.courier.send(task_id, n, kind, self.agents.panes[agent], text)
         except TmuxError as exc:
             self._requeue(task_id, agent, f"delivery failed: {exc}")
             return
@@ -398,7 +334,7 @@ class Daemon:
             agent=agent,
         )
 
-    def _dispatch(self, action: sch.Dispatch) -> None:
+    def _dispatch(self, action: st.Dispatch) -> None:
         now = self.clock()
         with self.store.transaction():
             self.store.record_attempt(action.task_id, action.attempt, action.agent, SENDING, now)
@@ -411,7 +347,7 @@ class Daemon:
             )
         self._send(action.task_id, action.attempt, PROMPT, action.agent)
 
-    def _follow_up(self, action: sch.FollowUp) -> None:
+    def _follow_up(self, action: st.FollowUp) -> None:
         with self.store.transaction():
             self.store.record_attempt(
                 action.task_id, action.attempt, action.agent, SENDING, self.clock(), FIELDS
@@ -420,10 +356,10 @@ class Daemon:
 
     def _requeue(self, task_id: str, agent: str, reason: str) -> None:
         with self.store.transaction():
-            self._perform([sch.Requeue(task_id, reason)])
-        self.program_since.pop(agent, None)
+            self._perform([st.Requeue(task_id, reason)])
+        self.agents.unsettle(agent)
         self._handle(
-            sch.AgentsSeen(
+            st.AgentsSeen(
                 frozenset(a.name for a in self.state.agents if a.present),
                 frozenset(a.name for a in self.state.agents if a.ready and a.name != agent),
             ),
@@ -435,13 +371,13 @@ class Daemon:
         for attempt in self.store.unfinished_attempts():
             task = self.state.tasks.get(attempt.task)
             label = f"{attempt.task} #{attempt.n}"
-            if task is None or task.status != sch.DISPATCHED or task.attempts != attempt.n:
+            if task is None or task.status != st.DISPATCHED or task.attempts != attempt.n:
                 self.courier.settle(attempt.task, attempt.n, attempt.kind)
                 self._journal("recovered", f"{label}: settled by the board", task=attempt.task)
                 continue
             # A restart finds agents running already: their program counts, not the settle.
-            pane = self.panes.get(attempt.agent)
-            if pane is None or self.details.get(attempt.agent, "gone") != "":
+            pane = self.agents.panes.get(attempt.agent)
+            if pane is None or not self.agents.running_program(attempt.agent):
                 self.courier.settle(attempt.task, attempt.n, attempt.kind)
                 self._requeue(attempt.task, attempt.agent, "agent not ready after restart")
                 self._journal(
@@ -450,7 +386,7 @@ class Daemon:
                 continue
             self._recover(attempt, task, pane)
 
-    def _recover(self, attempt: Attempt, task: sch.TaskState, pane: str) -> None:
+    def _recover(self, attempt: Attempt, task: st.TaskState, pane: str) -> None:
         text = self._text(task, attempt.n, attempt.kind, attempt.agent)
         try:
             outcome = self.courier.recover(attempt, pane, text)
@@ -461,59 +397,59 @@ class Daemon:
 
     # ------------------------------------------------------------------ validation
 
-    def _start_validation(self, task: sch.TaskState) -> None:
+    def _start_validation(self, task: st.TaskState) -> None:
         self.validator.start(task.id, task.attempts, task.task.validate, task.task.timeout)
 
     # ------------------------------------------------------------------ actions
 
-    def _handle(self, event: sch.Event, dispatch: bool = True) -> list[sch.Action]:
+    def _handle(self, event: st.Event, dispatch: bool = True) -> list[st.Action]:
         actions = sch.decide(self.state, event, self.clock(), dispatch=dispatch)
         if actions:
             with self.store.transaction():
-                self._perform([a for a in actions if not isinstance(a, sch.Dispatch)])
+                self._perform([a for a in actions if not isinstance(a, st.Dispatch)])
             self._side_effects(actions)
         return actions
 
-    def _side_effects(self, actions: Iterable[sch.Action]) -> None:
+    def _side_effects(self, actions: Iterable[st.Action]) -> None:
         """What an action asks of the world, once its state change is committed."""
         for action in actions:
-            if isinstance(action, sch.Dispatch):
+            if isinstance(action, st.Dispatch):
                 self._dispatch(action)
-            elif isinstance(action, sch.Validate):
+            elif isinstance(action, st.Validate):
                 self._start_validation(self.state.tasks[action.task_id])
-            elif isinstance(action, sch.FollowUp):
+            elif isinstance(action, st.FollowUp):
                 self._follow_up(action)
 
-    def _perform(self, actions: Iterable[sch.Action]) -> None:
+    def _perform(self, actions: Iterable[st.Action]) -> None:
         """Record and apply state actions (inside the caller's transaction)."""
         now = self.clock()
         for action in actions:
             self._apply(action, now)
-            if isinstance(action, sch.AddTask):
+            if isinstance(action, st.AddTask):
                 extra = f" ({action.reason})" if action.reason else ""
                 self._journal(
                     "task-added", f"{action.task.id}: {action.status}{extra}", task=action.task.id
                 )
-            elif isinstance(action, sch.Update):
+            elif isinstance(action, st.Update):
                 self._journal(action.kind, action.message, task=action.task_id)
-            elif isinstance(action, sch.Requeue):
+            elif isinstance(action, st.Requeue):
                 self._journal("requeued", f"{action.task_id}: {action.reason}", task=action.task_id)
-            elif isinstance(action, sch.SetPresence):
+            elif isinstance(action, st.SetPresence):
                 word = "ready" if action.ready else ("not ready" if action.present else "gone")
-                detail = self.details.get(action.agent, "")
+                detail = self.agents.details.get(action.agent, "")
                 self._journal(
                     "agent",
                     f"{action.agent}: {word}" + (f" ({detail})" if detail else ""),
                     agent=action.agent,
                 )
-            elif isinstance(action, sch.Note):
+            elif isinstance(action, st.Note):
                 self._journal(action.kind, action.message, task=action.task_id)
-            elif isinstance(action, sch.RememberOrphan):
+            elif isinstance(action, st.RememberOrphan):
                 self.store.remember_orphan(action.ref, action.status)
 
-    def _apply(self, action: sch.Action, now: float) -> None:
+    def _apply(self, action: st.Action, now: float) -> None:
         before = self.state
-        self.state = sch.apply(self.state, action, now)
+        self.state = st.apply(self.state, action, now)
         for task_id in _touched(action):
             if before.tasks.get(task_id) != self.state.tasks.get(task_id):
                 self.store.save_task(self.state.tasks[task_id])
@@ -545,7 +481,12 @@ class Daemon:
 
     def _publish(self, running: bool = True) -> None:
         snap = snapshot(
-            self.state, self.settings.session, self.root, self.clock(), self.windows, self.details
+            self.state,
+            self.settings.session,
+            self.root,
+            self.clock(),
+            self.agents.windows,
+            self.agents.details,
         )
         if not running:
             snap = type(snap)(**{**snap.__dict__, "running": False})
@@ -566,9 +507,9 @@ class Daemon:
                 log.warning("cannot write %s: %s", self.settings.status_file, exc)
 
 
-def _touched(action: sch.Action) -> tuple[str, ...]:
-    if isinstance(action, sch.AddTask | sch.UpdateTask):
+def _touched(action: st.Action) -> tuple[str, ...]:
+    if isinstance(action, st.AddTask | st.UpdateTask):
         return (action.task.id,)
-    if isinstance(action, sch.Dispatch | sch.Update | sch.Requeue):
+    if isinstance(action, st.Dispatch | st.Update | st.Requeue):
         return (action.task_id,)
     return ()

@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .scheduler import ACTIVE, State, TaskState
+from .state import ACTIVE, State, TaskState
 
 STATUS_ICONS = {
     "queued": "⏳",

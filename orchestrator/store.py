@@ -22,7 +22,7 @@ from typing import Any
 from .board import ReaderState
 from .config import Task
 from .errors import StateError
-from .scheduler import TaskState
+from .state import TaskState
 
 SCHEMA_VERSION = 2
 

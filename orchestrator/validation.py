@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .scheduler import ValidationDone
+from .state import ValidationDone
 
 TAIL_LINES = 40
 KILL_GRACE = 3.0

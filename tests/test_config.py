@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import config
+from orchestrator import config, queueset
 from orchestrator.errors import ConfigError
 
 
@@ -31,7 +31,7 @@ agents:
 
 
 def problems(root: Path) -> list[str]:
-    _, found = config.check_workspace(root)
+    _, found = queueset.check_workspace(root)
     return [str(p) for p in found]
 
 
@@ -58,7 +58,7 @@ def test_valid_workspace_has_no_problems(tmp_path: Path) -> None:
         },
     )
     assert problems(root) == []
-    settings, queues = config.load_workspace(root)
+    settings, queues = queueset.load_workspace(root)
     (task,) = queues.tasks
     assert task.priority == "critical" and task.estimate == 5400 and task.line == 2
     assert settings.session == tmp_path.name.replace(".", "_")
@@ -239,10 +239,10 @@ def test_durations(text: str | int, seconds: float) -> None:
 def test_merge_keeps_the_last_good_version_of_a_broken_file(tmp_path: Path) -> None:
     root = make(tmp_path, {"queues/a.yaml": "tasks:\n  - {id: A, agent: x, prompt: p}\n"})
     settings = config.load_settings(root)
-    first = config.merge_queues(settings, config.read_all(settings), {})
+    first = queueset.merge_queues(settings, queueset.read_all(settings), {})
     assert [t.id for t in first.tasks] == ["A"]
     (root / "queues/a.yaml").write_text("tasks:\n  - {id: A, agent: x, prompt: p}\n  - {id: B\n")
-    second = config.merge_queues(settings, config.read_all(settings), first.by_file)
+    second = queueset.merge_queues(settings, queueset.read_all(settings), first.by_file)
     assert [t.id for t in second.tasks] == ["A"]
     assert second.problems and "YAML syntax" in str(second.problems[0])
 
@@ -250,9 +250,9 @@ def test_merge_keeps_the_last_good_version_of_a_broken_file(tmp_path: Path) -> N
 def test_merge_rolls_back_the_file_that_introduced_a_duplicate(tmp_path: Path) -> None:
     root = make(tmp_path, {"queues/a.yaml": "tasks:\n  - {id: A, agent: x, prompt: p}\n"})
     settings = config.load_settings(root)
-    first = config.merge_queues(settings, config.read_all(settings), {})
+    first = queueset.merge_queues(settings, queueset.read_all(settings), {})
     (root / "queues/b.yaml").write_text("tasks:\n  - {id: A, agent: x, prompt: q}\n")
-    second = config.merge_queues(settings, config.read_all(settings), first.by_file)
+    second = queueset.merge_queues(settings, queueset.read_all(settings), first.by_file)
     assert [t.prompt for t in second.tasks] == ["p"]
     assert "duplicate task id 'A'" in str(second.problems[0])
 
@@ -260,7 +260,7 @@ def test_merge_rolls_back_the_file_that_introduced_a_duplicate(tmp_path: Path) -
 def test_load_workspace_raises_with_every_problem(tmp_path: Path) -> None:
     root = make(tmp_path, {"queues/a.yaml": "tasks:\n  - {id: A, agent: x}\n  - {id: B}\n"})
     with pytest.raises(ConfigError) as info:
-        config.load_workspace(root)
+        queueset.load_workspace(root)
     assert len(info.value.problems) == 3  # A: prompt; B: agent, prompt
 
 
@@ -279,5 +279,5 @@ def test_agents_inferred_when_none_declared(tmp_path: Path) -> None:
             "  - {id: B, agent: any, prompt: p}\n"
         },
     )
-    settings, queues = config.load_workspace(root)
+    settings, queues = queueset.load_workspace(root)
     assert [a.name for a in config.agents_for(settings, queues.tasks)] == ["x"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import strategies as hst
 
 from orchestrator import scheduler as sch
+from orchestrator import state as st
 from orchestrator.board import parse_blocks
 from orchestrator.config import Task
 
@@ -43,34 +44,34 @@ class History:
     """Feeds events like the daemon does and records every dispatch."""
 
     def __init__(self, agents: list[str], tasks: list[Task]) -> None:
-        self.state = sch.State(agents=tuple(sch.AgentState(n) for n in agents))
+        self.state = st.State(agents=tuple(st.AgentState(n) for n in agents))
         self.now = 0.0
         self.dispatches: list[tuple[str, str, int]] = []
-        self.feed(sch.QueueLoaded(tuple(tasks)))
+        self.feed(st.QueueLoaded(tuple(tasks)))
 
-    def feed(self, event: sch.Event) -> list[sch.Action]:
+    def feed(self, event: st.Event) -> list[st.Action]:
         self.now += 1
         actions = sch.decide(self.state, event, self.now)
-        self.state = sch.fold(self.state, actions, self.now)
+        self.state = st.fold(self.state, actions, self.now)
         self.dispatches += [
-            (a.task_id, a.agent, a.attempt) for a in actions if isinstance(a, sch.Dispatch)
+            (a.task_id, a.agent, a.attempt) for a in actions if isinstance(a, st.Dispatch)
         ]
         return actions
 
-    def report(self, ref: str, status: str = "COMPLETED", **fields: str) -> list[sch.Action]:
+    def report(self, ref: str, status: str = "COMPLETED", **fields: str) -> list[st.Action]:
         lines = [f"### TODO-{ref}: {status}", *(f"**{k}**: {v}" for k, v in fields.items())]
         (block,) = parse_blocks("\n".join(lines) + "\n")
-        return self.feed(sch.Reported(block))
+        return self.feed(st.Reported(block))
 
-    def validated(self, id: str, ok: bool, **extra: object) -> list[sch.Action]:
+    def validated(self, id: str, ok: bool, **extra: object) -> list[st.Action]:
         attempt = self.state.tasks[id].attempts
         summary = "1/1 passed" if ok else "`make check` exited 2"
-        event = sch.ValidationDone(id, attempt, ok, summary, f"/logs/{id}-{attempt}.log", **extra)  # type: ignore[arg-type]
+        event = st.ValidationDone(id, attempt, ok, summary, f"/logs/{id}-{attempt}.log", **extra)  # type: ignore[arg-type]
         return self.feed(event)
 
-    def control(self, command: str, target: str) -> sch.Answer:
-        actions = self.feed(sch.Control(command, target))
-        (answer,) = [a for a in actions if isinstance(a, sch.Answer)]
+    def control(self, command: str, target: str) -> st.Answer:
+        actions = self.feed(st.Control(command, target))
+        (answer,) = [a for a in actions if isinstance(a, st.Answer)]
         return answer
 
     def status(self, id: str) -> str:
@@ -83,7 +84,7 @@ class History:
 def test_one_task_per_agent_at_a_time() -> None:
     h = History(["a", "b"], [task("A1"), task("A2"), task("B1", "b"), task("B2", "b")])
     assert h.dispatches == [("A1", "a", 1), ("B1", "b", 1)]
-    h.feed(sch.Tick())
+    h.feed(st.Tick())
     assert len(h.dispatches) == 2
     h.report("A1")
     assert h.dispatches[-1] == ("A2", "a", 1)
@@ -104,7 +105,7 @@ def test_priority_then_file_order() -> None:
     for _ in range(5):
         h.report(h.dispatches[-1][0])
     assert [d[0] for d in h.dispatches] == ["C", "B", "M1", "M2", "L"]
-    assert all(t.status == sch.DONE for t in h.state.tasks.values())
+    assert all(t.status == st.DONE for t in h.state.tasks.values())
 
 
 def test_phase_waits_for_every_lower_phase() -> None:
@@ -144,28 +145,28 @@ def test_any_goes_to_the_first_free_agent() -> None:
 
 def test_agent_must_be_present_ready_and_unpaused() -> None:
     h = History(["a"], [])
-    h.feed(sch.AgentsSeen(frozenset({"a"}), frozenset()))
-    h.feed(sch.QueueLoaded((task("T"),)))
+    h.feed(st.AgentsSeen(frozenset({"a"}), frozenset()))
+    h.feed(st.QueueLoaded((task("T"),)))
     assert h.dispatches == []
-    h.feed(sch.AgentsSeen(frozenset({"a"}), frozenset({"a"})))
+    h.feed(st.AgentsSeen(frozenset({"a"}), frozenset({"a"})))
     assert h.dispatches == [("T", "a", 1)]
 
 
 def test_block_on_board_before_dispatch_marks_done() -> None:
     h = History(["a"], [])
-    h.state = sch.fold(h.state, [sch.SetPresence("a", True, False)], 0)
-    h.feed(sch.QueueLoaded((task("T1"), task("T2"))))
+    h.state = st.fold(h.state, [st.SetPresence("a", True, False)], 0)
+    h.feed(st.QueueLoaded((task("T1"), task("T2"))))
     h.report("T1")
-    assert h.status("T1") == sch.DONE
+    assert h.status("T1") == st.DONE
     assert "before dispatch" in h.state.tasks["T1"].reason
 
 
 def test_block_for_a_task_not_yet_queued_marks_it_done_when_it_appears() -> None:
     h = History(["a"], [task("T1")])
     actions = h.report("LATER")
-    assert any(isinstance(a, sch.Note) and a.kind == "unknown-block" for a in actions)
-    h.feed(sch.QueueLoaded((task("T1"), task("LATER"))))
-    assert h.status("LATER") == sch.DONE
+    assert any(isinstance(a, st.Note) and a.kind == "unknown-block" for a in actions)
+    h.feed(st.QueueLoaded((task("T1"), task("LATER"))))
+    assert h.status("LATER") == st.DONE
 
 
 def test_duplicate_block_is_noted_and_changes_nothing() -> None:
@@ -173,37 +174,37 @@ def test_duplicate_block_is_noted_and_changes_nothing() -> None:
     h.report("T1")
     before = h.state
     actions = h.report("T1")
-    assert [a.kind for a in actions if isinstance(a, sch.Note)] == ["duplicate-block"]
+    assert [a.kind for a in actions if isinstance(a, st.Note)] == ["duplicate-block"]
     assert h.state.tasks == before.tasks
 
 
 def test_failed_and_blocked_reports_free_the_agent() -> None:
     h = History(["a"], [task("T1", retries=0), task("T2"), task("T3")])
     h.report("T1", "FAILED")
-    assert h.status("T1") == sch.FAILED
+    assert h.status("T1") == st.FAILED
     h.report("T2", "BLOCKED")
-    assert h.status("T2") == sch.BLOCKED
+    assert h.status("T2") == st.BLOCKED
     assert h.dispatches[-1] == ("T3", "a", 1)
 
 
 def test_failed_report_for_an_undispatched_task_is_ignored() -> None:
     h = History(["a"], [task("T1"), task("T2")])
     actions = h.report("T2", "FAILED")
-    assert [a.kind for a in actions if isinstance(a, sch.Note)] == ["early-block"]
-    assert h.status("T2") == sch.QUEUED
+    assert [a.kind for a in actions if isinstance(a, st.Note)] == ["early-block"]
+    assert h.status("T2") == st.QUEUED
 
 
 def test_requeue_gives_the_attempt_back() -> None:
     h = History(["a"], [task("T1")])
-    h.state = sch.fold(h.state, [sch.Requeue("T1", "pane died")], h.now)
-    assert h.status("T1") == sch.QUEUED and h.state.tasks["T1"].attempts == 0
-    h.feed(sch.Tick())
+    h.state = st.fold(h.state, [st.Requeue("T1", "pane died")], h.now)
+    assert h.status("T1") == st.QUEUED and h.state.tasks["T1"].attempts == 0
+    h.feed(st.Tick())
     assert h.dispatches[-1] == ("T1", "a", 1)
 
 
 def test_spec_edit_updates_a_queued_task() -> None:
     h = History(["a"], [task("T1"), task("T2", priority="low")])
-    h.feed(sch.QueueLoaded((task("T1"), task("T2", priority="critical"))))
+    h.feed(st.QueueLoaded((task("T1"), task("T2", priority="critical"))))
     assert h.state.tasks["T2"].task.priority == "critical"
 
 
@@ -212,7 +213,7 @@ def test_can_progress_and_all_done() -> None:
     assert sch.can_progress(h.state)
     h.report("T1", "FAILED")
     assert not sch.can_progress(h.state)  # T2 is blocked by a failed task
-    assert h.status("T2") == sch.BLOCKED
+    assert h.status("T2") == st.BLOCKED
     assert not sch.all_done(h.state)
     h2 = History(["a"], [task("T1")])
     h2.report("T1")
@@ -220,8 +221,8 @@ def test_can_progress_and_all_done() -> None:
 
 
 def test_overdue_flag() -> None:
-    t = sch.TaskState(
-        Task(**{**task("T").__dict__, "estimate": 60.0}), 0, status=sch.DISPATCHED, since=100.0
+    t = st.TaskState(
+        Task(**{**task("T").__dict__, "estimate": 60.0}), 0, status=st.DISPATCHED, since=100.0
     )
     assert not t.overdue(150.0)
     assert t.overdue(161.0)
@@ -229,16 +230,16 @@ def test_overdue_flag() -> None:
 
 @settings(max_examples=200)
 @given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["a", "b", "c", "any"]),
-            st.sampled_from(list(sch.STATUSES[:1]) and ["critical", "high", "low"]),
-            st.one_of(st.none(), st.integers(1, 3)),
+    hst.lists(
+        hst.tuples(
+            hst.sampled_from(["a", "b", "c", "any"]),
+            hst.sampled_from(list(st.STATUSES[:1]) and ["critical", "high", "low"]),
+            hst.one_of(hst.none(), hst.integers(1, 3)),
         ),
         min_size=1,
         max_size=15,
     ),
-    st.randoms(use_true_random=False),
+    hst.randoms(use_true_random=False),
 )
 def test_random_queues_run_to_completion_each_task_once(
     specs: list[tuple[str, str, int | None]], rnd: object
@@ -278,7 +279,7 @@ def test_failed_report_retries_on_the_same_agent_with_the_fields_quoted() -> Non
     assert "reported FAILED" in feedback
     assert "**Reason**: tests do not compile" in feedback and "**Tests**: 0 passing" in feedback
     h.report("T", "FAILED", Reason="still broken")
-    assert h.status("T") == sch.FAILED  # retries: 1 -> two attempts in all
+    assert h.status("T") == st.FAILED  # retries: 1 -> two attempts in all
     assert h.state.tasks["T"].attempts == 2
 
 
@@ -286,19 +287,19 @@ def test_retries_budget() -> None:
     h = History(["a"], [task("T", retries=3)])
     for _ in range(3):
         h.report("T", "FAILED")
-        assert h.status("T") == sch.DISPATCHED
+        assert h.status("T") == st.DISPATCHED
     h.report("T", "FAILED")
-    assert h.status("T") == sch.FAILED and h.state.tasks["T"].attempts == 4
+    assert h.status("T") == st.FAILED and h.state.tasks["T"].attempts == 4
 
 
 def test_validation_keeps_the_agent_reserved_and_decides() -> None:
     h = History(["a"], [task("T", validate=("make check",)), task("U")])
     actions = h.report("T")
-    assert h.status("T") == sch.VALIDATING
-    assert [a for a in actions if isinstance(a, sch.Validate)] == [sch.Validate("T", 1)]
+    assert h.status("T") == st.VALIDATING
+    assert [a for a in actions if isinstance(a, st.Validate)] == [st.Validate("T", 1)]
     assert h.running() == {"a": "T"} and len(h.dispatches) == 1  # U waits
     h.validated("T", True)
-    assert h.status("T") == sch.DONE
+    assert h.status("T") == st.DONE
     assert h.state.tasks["T"].validation == "1/1 passed"
     assert h.state.tasks["T"].log == "/logs/T-1.log"
     assert h.dispatches[-1] == ("U", "a", 1)
@@ -315,7 +316,7 @@ def test_failed_validation_retries_with_command_code_and_output() -> None:
     assert h.state.tasks["T"].validation == "`make check` exited 2"
     h.report("T")
     h.validated("T", True)
-    assert h.status("T") == sch.DONE and h.state.tasks["T"].attempts == 2
+    assert h.status("T") == st.DONE and h.state.tasks["T"].attempts == 2
     assert h.state.tasks["T"].feedback == ""
 
 
@@ -323,49 +324,49 @@ def test_validation_timeout_says_so() -> None:
     h = History(["a"], [task("T", validate=("sleep 99",), retries=0)])
     h.report("T")
     h.validated("T", False, command="sleep 99", exit_code=None, tail="")
-    assert h.status("T") == sch.FAILED
+    assert h.status("T") == st.FAILED
     assert "timed out" in h.state.tasks["T"].feedback
 
 
 def test_stale_validation_result_is_ignored() -> None:
     h = History(["a"], [task("T", validate=("x",))])
     h.report("T")
-    h.feed(sch.ValidationDone("T", 7, True, "ok", "/l"))
-    assert h.status("T") == sch.VALIDATING
+    h.feed(st.ValidationDone("T", 7, True, "ok", "/l"))
+    assert h.status("T") == st.VALIDATING
 
 
 def test_report_during_validation_is_not_a_second_completion() -> None:
     h = History(["a"], [task("T", validate=("x",))])
     h.report("T")
     actions = h.report("T")
-    assert [a.kind for a in actions if isinstance(a, sch.Note)] == ["duplicate-block"]
-    assert h.status("T") == sch.VALIDATING
+    assert [a.kind for a in actions if isinstance(a, st.Note)] == ["duplicate-block"]
+    assert h.status("T") == st.VALIDATING
 
 
 def test_missing_required_fields_get_one_follow_up() -> None:
     h = History(["a"], [task("T", report=("Tests", "Fichiers modifiés"), validate=("x",))])
     actions = h.report("T", Tests="12 passing")
-    (follow,) = [a for a in actions if isinstance(a, sch.FollowUp)]
-    assert follow == sch.FollowUp("T", 1, "a", ("Fichiers modifiés",))
-    assert h.status("T") == sch.DISPATCHED and h.running() == {"a": "T"}
+    (follow,) = [a for a in actions if isinstance(a, st.FollowUp)]
+    assert follow == st.FollowUp("T", 1, "a", ("Fichiers modifiés",))
+    assert h.status("T") == st.DISPATCHED and h.running() == {"a": "T"}
     actions = h.report("T", **{"Fichiers modifiés": "oauth.rs"})
-    assert h.status("T") == sch.VALIDATING  # the fields arrived: validation still applies
-    assert not [a for a in actions if isinstance(a, sch.FollowUp)]
+    assert h.status("T") == st.VALIDATING  # the fields arrived: validation still applies
+    assert not [a for a in actions if isinstance(a, st.FollowUp)]
 
 
 def test_fields_still_missing_after_the_follow_up_go_on_with_a_note() -> None:
     h = History(["a"], [task("T", report=("Tests",))])
     h.report("T")
     actions = h.report("T", Notes="forgot again")
-    assert not [a for a in actions if isinstance(a, sch.FollowUp)]
-    assert [a.kind for a in actions if isinstance(a, sch.Note)] == ["fields-missing"]
-    assert h.status("T") == sch.DONE
+    assert not [a for a in actions if isinstance(a, st.FollowUp)]
+    assert [a.kind for a in actions if isinstance(a, st.Note)] == ["fields-missing"]
+    assert h.status("T") == st.DONE
 
 
 def test_field_names_match_without_case_and_empty_values_count_as_missing() -> None:
     h = History(["a"], [task("T", report=("Tests", "Notes"))])
     actions = h.report("T", tests="3", Notes="")
-    (follow,) = [a for a in actions if isinstance(a, sch.FollowUp)]
+    (follow,) = [a for a in actions if isinstance(a, st.FollowUp)]
     assert follow.missing == ("Notes",)
 
 
@@ -380,14 +381,14 @@ def test_failure_blocks_dependents_transitively_and_retry_unblocks_them() -> Non
         ],
     )
     h.report("A", "FAILED")
-    assert h.status("A") == sch.FAILED
-    assert h.status("B") == sch.BLOCKED and h.state.tasks["B"].blocked_by == "A"
-    assert h.status("C") == sch.BLOCKED and h.state.tasks["C"].blocked_by == "A"
+    assert h.status("A") == st.FAILED
+    assert h.status("B") == st.BLOCKED and h.state.tasks["B"].blocked_by == "A"
+    assert h.status("C") == st.BLOCKED and h.state.tasks["C"].blocked_by == "A"
     assert "waits for A, which is failed" in h.state.tasks["C"].reason
     assert [d[0] for d in h.dispatches] == ["A", "D"]  # B and C are never sent
     answer = h.control("retry", "A")
     assert answer.ok and "back in the queue" in answer.message
-    assert h.status("B") == sch.QUEUED and h.status("C") == sch.QUEUED
+    assert h.status("B") == st.QUEUED and h.status("C") == st.QUEUED
     assert h.dispatches[-1] == ("A", "a", 2)
     h.report("A")
     h.report("D")
@@ -405,17 +406,17 @@ def test_a_failed_phase_blocks_every_later_phase() -> None:
         ],
     )
     h.report("P1", "FAILED")
-    assert h.status("P2") == sch.BLOCKED and h.status("P3") == sch.BLOCKED
+    assert h.status("P2") == st.BLOCKED and h.status("P3") == st.BLOCKED
     assert h.state.tasks["P3"].blocked_by == "P1"
-    assert h.status("free") == sch.DISPATCHED
+    assert h.status("free") == st.DISPATCHED
 
 
 def test_agent_blocked_task_waits_for_the_operator() -> None:
     h = History(["a"], [task("T"), task("U", after=("T",))])
     h.report("T", "BLOCKED", Reason="needs an API key")
-    assert h.status("T") == sch.BLOCKED and h.state.tasks["T"].blocked_by is None
+    assert h.status("T") == st.BLOCKED and h.state.tasks["T"].blocked_by is None
     assert "needs an API key" in h.state.tasks["T"].reason
-    assert h.status("U") == sch.BLOCKED
+    assert h.status("U") == st.BLOCKED
     assert not sch.can_progress(h.state) and not sch.all_done(h.state)
     assert h.control("retry", "T").ok
     assert h.dispatches[-1] == ("T", "a", 2)
@@ -434,29 +435,29 @@ def test_operator_retry_gives_a_fresh_budget() -> None:
     h = History(["a"], [task("T", retries=1)])
     h.report("T", "FAILED")
     h.report("T", "FAILED")
-    assert h.status("T") == sch.FAILED
+    assert h.status("T") == st.FAILED
     h.control("retry", "T")
     h.report("T", "FAILED")
-    assert h.status("T") == sch.DISPATCHED and h.state.tasks["T"].attempts == 4
+    assert h.status("T") == st.DISPATCHED and h.state.tasks["T"].attempts == 4
 
 
 def test_overdue_and_stalled_are_flagged_once_per_attempt() -> None:
     h = History(["a"], [task("T", estimate=60.0)])
-    h.state = sch.State(
+    h.state = st.State(
         tasks=h.state.tasks, agents=h.state.agents, orphans=h.state.orphans, stall_after=300.0
     )
     start = h.state.tasks["T"].since or 0.0
     h.now = start + 61
-    actions = h.feed(sch.Tick())
-    assert [a.kind for a in actions if isinstance(a, sch.Update)] == ["overdue"]
-    assert h.feed(sch.Tick()) == []
-    h.state = sch.with_activity(h.state, {"a": start + 100})
+    actions = h.feed(st.Tick())
+    assert [a.kind for a in actions if isinstance(a, st.Update)] == ["overdue"]
+    assert h.feed(st.Tick()) == []
+    h.state = st.with_activity(h.state, {"a": start + 100})
     h.now = start + 390
-    assert h.feed(sch.Tick()) == []  # output 290 s ago: not yet stalled
+    assert h.feed(st.Tick()) == []  # output 290 s ago: not yet stalled
     h.now = start + 401
-    actions = h.feed(sch.Tick())
-    assert [a.kind for a in actions if isinstance(a, sch.Update)] == ["stalled"]
+    actions = h.feed(st.Tick())
+    assert [a.kind for a in actions if isinstance(a, st.Update)] == ["stalled"]
     assert h.state.tasks["T"].flags == {"overdue", "stalled"}
-    assert h.feed(sch.Tick()) == []
+    assert h.feed(st.Tick()) == []
     h.report("T", "FAILED")  # the retry is a new attempt: flags start over
     assert h.state.tasks["T"].flags == frozenset()

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from orchestrator.board import ReaderState
-from orchestrator.scheduler import TaskState
+from orchestrator.state import TaskState
 from orchestrator.store import FIELDS, PASTED, SENDING, SENT, Store
 
 from .test_scheduler import task

@@ -6,7 +6,7 @@ import queue
 import time
 from pathlib import Path
 
-from orchestrator.scheduler import ValidationDone
+from orchestrator.state import ValidationDone
 from orchestrator.validation import Validator
 
 

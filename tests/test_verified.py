@@ -146,8 +146,8 @@ def test_a_silent_agent_is_flagged_stalled_once(workspace: Workspace) -> None:
         )
         task = ws.status()["tasks"][0]
         assert task["status"] == "dispatched" and "overdue" in task["flags"]
-        status_md = (ws.root / "ORCHESTRATOR_STATUS.md").read_text()
-        assert "⚠️ OVERDUE ⚠️ STALLED" in status_md
+        status_md = ws.root / "ORCHESTRATOR_STATUS.md"  # written just after the state commits
+        wait_until(lambda: "⚠️ OVERDUE ⚠️ STALLED" in status_md.read_text(), 10, "the status file")
         time.sleep(2)  # more 1-second ticks: the flags must not be raised again
         log = ws.cli("logs").stdout
         assert log.count("S-000 #1: stalled") == 1 and log.count("S-000 #1: overdue") == 1

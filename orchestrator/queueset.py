@@ -1,0 +1,252 @@
+"""The queue set: every queue file at once, checked across files, and merged with the last
+good version of each file while the daemon runs."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import (
+    ANY_AGENT,
+    CONFIG_NAME,
+    Settings,
+    Task,
+    load_settings,
+    queue_files,
+    read_queue,
+)
+from .errors import ConfigError, Problem
+
+# --------------------------------------------------------------------------- cross-file checks
+
+_PLAYBOOK_REF = re.compile(r"@([\w./-]+?)/([\w.-]+?)\.md\b")
+
+
+def cross_check(tasks: list[Task], settings: Settings) -> list[Problem]:
+    """Problems that need every queue file at once: duplicates, agents, deps, cycles, playbooks."""
+    problems: list[Problem] = []
+    by_id: dict[str, Task] = {}
+    agent_names = {a.name for a in settings.agents}
+    for task in tasks:
+        if agent_names and task.agent != ANY_AGENT and task.agent not in agent_names:
+            hint = difflib.get_close_matches(task.agent, sorted(agent_names), n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else "declare it under agents:"
+            problems.append(
+                Problem(
+                    task.file,
+                    task.line,
+                    f"task {task.id}: unknown agent {task.agent!r} "
+                    f"(orchestrate.yaml declares {', '.join(sorted(agent_names))}): {fix}",
+                )
+            )
+        if task.id in by_id:
+            first = by_id[task.id]
+            problems.append(
+                Problem(
+                    task.file,
+                    task.line,
+                    f"duplicate task id {task.id!r} (first defined at {first.file}:{first.line}): "
+                    "ids are unique across all queue files",
+                )
+            )
+            continue
+        by_id[task.id] = task
+    for task in by_id.values():
+        for dep in task.after:
+            if dep not in by_id:
+                problems.append(
+                    Problem(
+                        task.file,
+                        task.line,
+                        f"task {task.id}: 'after' names unknown task {dep!r}",
+                    )
+                )
+            elif (
+                task.phase is not None
+                and by_id[dep].phase is not None
+                and by_id[dep].phase > task.phase  # type: ignore[operator]
+            ):
+                problems.append(
+                    Problem(
+                        task.file,
+                        task.line,
+                        f"task {task.id} (phase {task.phase}) waits for {dep} "
+                        f"(phase {by_id[dep].phase}), which cannot start before phase "
+                        f"{task.phase} is done: lower {dep}'s phase or drop the dependency",
+                    )
+                )
+        problems.extend(_playbook_problems(task, settings))
+    problems.extend(_cycles(by_id))
+    return problems
+
+
+def _playbook_problems(task: Task, settings: Settings) -> Iterable[Problem]:
+    library_name = settings.library.name
+    wanted = [(name, "uses") for name in task.uses]
+    for match in _PLAYBOOK_REF.finditer(task.prompt):
+        if Path(match.group(1)).name == library_name:
+            wanted.append((match.group(2), "prompt"))
+    seen: set[str] = set()
+    for name, where in wanted:
+        if name in seen:
+            continue
+        seen.add(name)
+        if not (settings.library / f"{name}.md").is_file():
+            yield Problem(
+                task.file,
+                task.line,
+                f"task {task.id}: playbook {name!r} (in {where}) not found: "
+                f"create {settings.library.name}/{name}.md or fix the name",
+            )
+
+
+def _cycles(by_id: Mapping[str, Task]) -> list[Problem]:
+    """Every dependency cycle once, spelled out `A -> B -> A`."""
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(by_id, white)
+    problems: list[Problem] = []
+    reported: set[frozenset[str]] = set()
+
+    for start in by_id:
+        if color[start] != white:
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path: list[str] = [start]
+        color[start] = grey
+        while stack:
+            node, index = stack[-1]
+            deps = [d for d in by_id[node].after if d in by_id]
+            if index < len(deps):
+                stack[-1] = (node, index + 1)
+                dep = deps[index]
+                if color[dep] == grey:
+                    cycle = [*path[path.index(dep) :], dep]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        first = by_id[cycle[0]]
+                        problems.append(
+                            Problem(
+                                first.file,
+                                first.line,
+                                "dependency cycle: "
+                                + " -> ".join(cycle)
+                                + " (each waits for the next through 'after'): break one link",
+                            )
+                        )
+                elif color[dep] == white:
+                    color[dep] = grey
+                    stack.append((dep, 0))
+                    path.append(dep)
+            else:
+                color[node] = black
+                stack.pop()
+                path.pop()
+    return problems
+
+
+# --------------------------------------------------------------------------- the whole workspace
+
+
+@dataclass(frozen=True)
+class QueueSet:
+    """The tasks in force, per file, and what is wrong with the files on disk."""
+
+    by_file: Mapping[Path, tuple[Task, ...]]
+    problems: tuple[Problem, ...]
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [t for file in sorted(self.by_file) for t in self.by_file[file]]
+
+
+def merge_queues(
+    settings: Settings,
+    fresh: Mapping[Path, list[Task] | ConfigError],
+    last_good: Mapping[Path, tuple[Task, ...]],
+) -> QueueSet:
+    """Combine freshly read files with the last good version of each.
+
+    A file that does not parse, or whose tasks clash with the other files, keeps its
+    last good version in force (none, if it never was good); its problems are returned.
+    A file that disappeared is dropped from the set (its tasks stay in the state store).
+    """
+    problems: list[Problem] = []
+    in_force: dict[Path, tuple[Task, ...]] = {}
+    changed: set[Path] = set()
+    for file, result in fresh.items():
+        if isinstance(result, ConfigError):
+            problems.extend(result.problems)
+            if file in last_good:
+                in_force[file] = last_good[file]
+        else:
+            in_force[file] = tuple(result)
+            if last_good.get(file) != in_force[file]:
+                changed.add(file)
+    # Cross-file problems: blame changed files first and roll them back, then re-check.
+    for _ in range(len(in_force) + 1):
+        cross = cross_check(_flatten(in_force), settings)
+        if not cross:
+            break
+        culprits = {p.file for p in cross} & changed
+        if not culprits:
+            problems.extend(cross)
+            break
+        problems.extend(p for p in cross if p.file in culprits)
+        for file in culprits:
+            changed.discard(file)
+            if file in last_good:
+                in_force[file] = last_good[file]
+            else:
+                del in_force[file]
+    return QueueSet(by_file=in_force, problems=tuple(dict.fromkeys(problems)))
+
+
+def _flatten(by_file: Mapping[Path, tuple[Task, ...]]) -> list[Task]:
+    return [t for file in sorted(by_file) for t in by_file[file]]
+
+
+def read_all(settings: Settings) -> dict[Path, list[Task] | ConfigError]:
+    fresh: dict[Path, list[Task] | ConfigError] = {}
+    for file in queue_files(settings):
+        try:
+            fresh[file] = read_queue(file)
+        except ConfigError as exc:
+            fresh[file] = exc
+    return fresh
+
+
+def check_workspace(root: Path) -> tuple[Settings | None, list[Problem]]:
+    """Everything `orchestrate check` reports, in file order."""
+    try:
+        settings = load_settings(root)
+    except ConfigError as exc:
+        return None, list(exc.problems)
+    problems: list[Problem] = []
+    if not settings.queues.is_dir():
+        problems.append(
+            Problem(
+                settings.config_file or settings.root / CONFIG_NAME,
+                1,
+                f"queue folder {settings.queues} does not exist: create it or fix 'queues:'",
+            )
+        )
+    tasks: list[Task] = []
+    for result in read_all(settings).values():
+        if isinstance(result, ConfigError):
+            problems.extend(result.problems)
+        else:
+            tasks.extend(result)
+    problems.extend(cross_check(tasks, settings))
+    return settings, problems
+
+
+def load_workspace(root: Path) -> tuple[Settings, QueueSet]:
+    """Settings and queues, or ConfigError listing every problem."""
+    settings, problems = check_workspace(root)
+    if problems or settings is None:
+        raise ConfigError(problems)
+    return settings, merge_queues(settings, read_all(settings), {})
