@@ -255,11 +255,16 @@ def status_json(snap: Snapshot) -> dict[str, Any]:
 
 
 def status_table(snap: Snapshot) -> Table:
-    table = Table(title=f"{snap.session} · {snap.workspace}", expand=False)
-    for name in ("ID", "Task", "Agent", "Status", "Try", "Check", "ETA"):
-        table.add_column(name, overflow="ellipsis", no_wrap=True)
-    table.columns[1].max_width = 30
-    table.columns[5].max_width = 28
+    table = Table(title=f"{snap.session} · {snap.workspace}", expand=True)
+    # In a narrow pane the ids, statuses and numbers keep their width; titles give way.
+    id_width = max((len(t.id) for t in snap.tasks), default=2)
+    table.add_column("ID", no_wrap=True, min_width=id_width)
+    table.add_column("Task", overflow="ellipsis", no_wrap=True, ratio=3, min_width=8)
+    table.add_column("Agent", overflow="ellipsis", no_wrap=True, max_width=12)
+    table.add_column("Status", min_width=10, max_width=12)  # flags wrap below the status
+    table.add_column("Try", no_wrap=True, justify="right", min_width=3)
+    table.add_column("Check", overflow="ellipsis", no_wrap=True, ratio=2, max_width=28)
+    table.add_column("ETA", no_wrap=True, min_width=5)
     for t in snap.tasks:
         style = STATUS_STYLES.get(t.status, "")
         status = Text(t.status + "".join(f" {f}" for f in t.flags), style=style)
