@@ -387,6 +387,9 @@ def sim_agent(
     omit: Annotated[
         list[str], typer.Option(help="Leave this field out of first reports (not follow-ups).")
     ] = [],  # noqa: B006
+    ask: Annotated[
+        list[str], typer.Option(help="Show a permission dialog before working on this task id.")
+    ] = [],  # noqa: B006
     log: Annotated[Path | None, typer.Option(help="Append what it receives (JSON lines).")] = None,
 ) -> None:
     """A simulated coding agent for tmux (used by `demo` and the tests)."""
@@ -404,6 +407,7 @@ def sim_agent(
         block=set(block),
         silent=set(silent),
         omit=set(omit),
+        ask=set(ask),
         log=log.resolve() if log else None,
     )
     raise typer.Exit(SimAgent(options).run())

@@ -33,7 +33,7 @@ PRIORITY_ALIASES: dict[str, str] = {
     "optimisation": "low",
     "basse": "low",
 }
-PROFILES = ("claude", "codex", "gemini", "qwen", "opencode", "aider", "generic")
+PROFILES = ("claude", "codex", "gemini", "qwen", "opencode", "aider", "generic", "sim")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)", re.IGNORECASE)
 
@@ -59,6 +59,43 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SubmitModel(_Model):
+    gap: float | None = Field(default=None, ge=0, description="seconds between paste and Enter")
+    settle: float | None = Field(
+        default=None, ge=0, description="seconds the agent must look ready before a first prompt"
+    )
+
+
+class ScreenModel(_Model):
+    """Regular expressions (Python syntax) searched in the visible screen of the pane."""
+
+    idle: list[str] | None = None
+    busy: list[str] | None = None
+    waiting: list[str] | None = None
+    starting: list[str] | None = None
+    rate_limited: list[str] | None = None
+    pending: list[str] | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _compiles(cls, value: list[str] | None) -> list[str] | None:
+        for pattern in value or []:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return value
+
+
+class ProfileModel(_Model):
+    """A file of orchestrator/profiles/: how to start, feed and read one agent CLI."""
+
+    command: str | None = None
+    submit: SubmitModel = Field(default_factory=SubmitModel)
+    screen: ScreenModel = Field(default_factory=ScreenModel)
+    approve: list[str] = Field(default_factory=list)
+
+
 class AgentModel(_Model):
     window: int | str | None = Field(
         default=None, description="window index or name in the session (default: the agent name)"
@@ -66,9 +103,11 @@ class AgentModel(_Model):
     command: str | None = Field(
         default=None, description="started in a window that had to be created"
     )
-    profile: Literal["claude", "codex", "gemini", "qwen", "opencode", "aider", "generic"] = (
+    profile: Literal["claude", "codex", "gemini", "qwen", "opencode", "aider", "generic", "sim"] = (
         "generic"
     )
+    submit: SubmitModel | None = Field(default=None, description="overrides the profile's")
+    screen: ScreenModel | None = Field(default=None, description="overrides the profile's")
 
 
 class ConfigModel(_Model):
@@ -164,6 +203,9 @@ class Agent:
     window: int | str
     command: str | None
     profile: str
+    # orchestrate.yaml's overrides of the profile, as given (validated, merged by screen.py)
+    submit: tuple[tuple[str, float], ...] = ()
+    screen: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -285,7 +327,7 @@ def _describe_loc(loc: tuple[Any, ...], data: Any) -> str:
     return ""
 
 
-def _validate(model: type[_Model], located: yamlsrc.Located, file: Path) -> Any:
+def validate_model(model: type[_Model], located: yamlsrc.Located, file: Path) -> Any:
     data = {} if located.data is None else located.data
     if not isinstance(data, dict):
         raise ConfigError([Problem(file, 1, "the file must be a mapping (key: value lines)")])
@@ -298,7 +340,7 @@ def _validate(model: type[_Model], located: yamlsrc.Located, file: Path) -> Any:
 def load_settings(root: Path) -> Settings:
     file = root / CONFIG_NAME
     if file.is_file():
-        cfg: ConfigModel = _validate(ConfigModel, yamlsrc.load(_read(file), file), file)
+        cfg: ConfigModel = validate_model(ConfigModel, yamlsrc.load(_read(file), file), file)
         config_file: Path | None = file
     else:
         cfg, config_file = ConfigModel(), None
@@ -308,6 +350,16 @@ def load_settings(root: Path) -> Settings:
             window=model.window if model.window is not None else name,
             command=model.command,
             profile=model.profile,
+            submit=tuple(
+                (k, v)
+                for k, v in (model.submit or SubmitModel()).model_dump().items()
+                if v is not None
+            ),
+            screen=tuple(
+                (k, tuple(v))
+                for k, v in (model.screen or ScreenModel()).model_dump().items()
+                if v is not None
+            ),
         )
         for name, model in cfg.agents.items()
     )
@@ -334,7 +386,7 @@ def _session_name(folder: str) -> str:
 def parse_queue(text: str, file: Path) -> list[Task]:
     """One queue file's text -> its tasks, in file order. Raises ConfigError."""
     located = yamlsrc.load(text, file)
-    queue: QueueModel = _validate(QueueModel, located, file)
+    queue: QueueModel = validate_model(QueueModel, located, file)
     tasks = []
     for index, model in enumerate(queue.tasks):
         tasks.append(

@@ -27,6 +27,7 @@ from .lock import Lock
 from .panes import AgentPanes, Seen
 from .prompt import render, render_followup
 from .queueset import merge_queues, read_all
+from .screen import RATE_LIMITED, WAITING, Reading
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
 from .tmux import Tmux
 from .validation import Validator
@@ -34,6 +35,7 @@ from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
 
 log = logging.getLogger(__name__)
 
+NEEDS_NOTICE = frozenset({WAITING, RATE_LIMITED})
 CONTROL_FILE = "control"  # touched by the CLI after it queued a command in the store
 
 
@@ -42,7 +44,6 @@ class Timing:
     tick: float = 1.0  # how often agents' panes are polled and the board re-checked
     settle: float = 0.25  # how long an unterminated block at the board's end may grow
     submit_gap: float = 0.2  # between the paste and Enter (AGENT_CLIS.md: 0.1-0.3 s)
-    agent_settle: float = 1.0  # after a program first shows in a pane, before its first prompt
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Daemon:
         self.last_status = ""
         self.last_agents = ""
         self.troubles: dict[str, str] = {}
+        self.screens: dict[str, str] = {}  # the last screen state read per agent
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
 
     # ------------------------------------------------------------------ life cycle
@@ -97,7 +99,6 @@ class Daemon:
             self.settings,
             self.store,
             lambda kind, message, agent: self._journal(kind, message, agent=agent),
-            self.timing.agent_settle,
         )
         self.validator = Validator(
             self.settings.workdir, self.settings.state_dir / "logs", self.events.put
@@ -294,7 +295,7 @@ class Daemon:
         if result.blocks:
             self.faults.reached("board-read")
         if dispatch and result.blocks:
-            self._handle(st.Tick())
+            self._poll_agents()  # an agent a report freed is read (and fed) now, not next tick
         return result.pending
 
     # ------------------------------------------------------------------ tmux and agents
@@ -302,13 +303,38 @@ class Daemon:
     def _poll_agents(self, dispatch: bool = True) -> None:
         names = [a.name for a in self.state.agents]
         try:
-            seen = self.agents.look(names, self.clock())
+            seen = self.agents.look(names, self.clock(), sch.watched(self.state))
             self._trouble("tmux", "")
         except TmuxError as exc:
             self._trouble("tmux", f"tmux: {exc}; will retry")
             seen = Seen(frozenset(), frozenset())
+        for name, reading in seen.readings.items():
+            self._screen_changed(name, reading)
         self.state = st.with_activity(self.state, seen.activity)
         self._handle(st.AgentsSeen(seen.present, seen.ready), dispatch=dispatch)
+
+    def _screen_changed(self, agent: str, reading: Reading) -> None:
+        """Journal an agent that starts or stops needing a person, or hits a usage limit."""
+        before = self.screens.get(agent)
+        self.screens[agent] = reading.state
+        if reading.state == before or (before is None and reading.state not in NEEDS_NOTICE):
+            return
+        holding = next((a.task for a in self.state.agents if a.name == agent), None)
+        if reading.state == WAITING:
+            self._journal(
+                WAITING,
+                f"{agent} waits for a person: {reading.line!r}; nothing is typed into it "
+                f"(tmux attach, window {self.agents.windows.get(agent, '?')})",
+                task=holding,
+                agent=agent,
+            )
+        elif reading.state == RATE_LIMITED:
+            until = f" until {reading.reset}" if reading.reset else ""
+            self._journal(
+                RATE_LIMITED, f"{agent} is rate-limited{until}: {reading.line!r}", agent=agent
+            )
+        elif before in NEEDS_NOTICE:
+            self._journal("agent", f"{agent}: {reading.state} again", agent=agent)
 
     # ------------------------------------------------------------------ delivery
 
@@ -322,7 +348,9 @@ class Daemon:
         task = self.state.tasks[task_id]
         text = self._text(task, n, kind, agent)
         try:
-            self.courier.send(task_id, n, kind, self.agents.panes[agent], text)
+            self.courier.send(
+                task_id, n, kind, self.agents.panes[agent], text, self.agents.profile(agent).gap
+            )
         except TmuxError as exc:
             self._requeue(task_id, agent, f"delivery failed: {exc}")
             return

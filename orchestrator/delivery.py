@@ -70,7 +70,9 @@ class Courier:
         self.gap = gap
         self.faults = faults
 
-    def send(self, task: str, n: int, kind: str, pane: str, text: str) -> None:
+    def send(
+        self, task: str, n: int, kind: str, pane: str, text: str, gap: float | None = None
+    ) -> None:
         """Paste, wait the gap, press Enter; commit the stage after each step.
 
         Raises TmuxError if the pane cannot take it; the stage then says how far it got.
@@ -81,7 +83,7 @@ class Courier:
         with self.store.transaction():
             self.store.set_stage(task, n, PASTED, self.clock(), kind)
         self.faults.reached("pasted")
-        self.sleep(self.gap)
+        self.sleep(self.gap if gap is None else gap)
         self.tmux.press_enter(pane)
         self.faults.reached("entered")
         self.settle(task, n, kind)

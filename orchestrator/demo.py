@@ -73,6 +73,7 @@ def make_workspace(folder: Path, socket: str, delay: float, logs: Path | None = 
             # the way Claude Code's Edit tool does (rename over it), the other appends.
             "antigravity": {
                 "window": 3,
+                "profile": "sim",
                 # It reports AUTO-003 FAILED once, to show a retry with feedback.
                 "command": sim_command(
                     "antigravity",
@@ -86,6 +87,7 @@ def make_workspace(folder: Path, socket: str, delay: float, logs: Path | None = 
             },
             "codex": {
                 "window": 5,
+                "profile": "sim",
                 "command": sim_command("codex", board, delay, "append", *log("codex")),
             },
         },

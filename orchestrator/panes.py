@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .config import Agent, Settings
+from .screen import IDLE, Profile, Reading, classify, profile_for
 from .store import Store
 from .tmux import PaneInfo, Tmux
 
@@ -25,6 +26,7 @@ class Seen:
     present: frozenset[str]
     ready: frozenset[str]
     activity: dict[str, float] = field(default_factory=dict)
+    readings: dict[str, Reading] = field(default_factory=dict)  # screens read this time
 
 
 def pane_detail(info: PaneInfo | None) -> str:
@@ -43,21 +45,27 @@ class AgentPanes:
         settings: Settings,
         store: Store,
         journal: Callable[[str, str, str], None],
-        settle: float,
     ) -> None:
         self.tmux = tmux
         self.settings = settings
         self.store = store
         self.journal = journal  # (kind, message, agent)
-        self.settle = settle
         self.panes: dict[str, str] = {}  # agent -> pane id
         self.windows: dict[str, str] = {}  # agent -> "index:name"
-        self.details: dict[str, str] = {}  # agent -> why it cannot take a prompt
-        self.program_since: dict[str, float] = {}
+        self.details: dict[str, str] = {}  # agent -> why it cannot take a prompt, for people
+        self.programs: set[str] = set()  # agents whose pane runs a program (not a shell)
+        self.program_since: dict[str, float] = {}  # generic profiles: since when
+        self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
+        self.profiles: dict[str, Profile] = {}
 
     def config(self, name: str) -> Agent:
         agent = self.settings.agent(name)
         return agent or Agent(name=name, window=name, command=None, profile="generic")
+
+    def profile(self, name: str) -> Profile:
+        if name not in self.profiles:
+            self.profiles[name] = profile_for(self.config(name))
+        return self.profiles[name]
 
     def prepare(self, agents: Iterable[Agent]) -> None:
         """Find each agent's window (used as it is) or create it, starting its command."""
@@ -82,14 +90,16 @@ class AgentPanes:
             with self.store.transaction():
                 self.store.set_pane(agent.name, pane)
 
-    def look(self, names: Iterable[str], now: float) -> Seen:
-        """Poll every pane once (repairing vanished windows first). Raises TmuxError."""
+    def look(self, names: Iterable[str], now: float, watched: set[str]) -> Seen:
+        """Poll every pane once (one `list-panes -a`, repairing vanished windows first), and
+        read the screens of the `watched` agents whose profile reads screens. Raises TmuxError.
+        """
         names = list(names)
         panes = self.tmux.panes()
         if not panes or any(self.panes.get(n) not in panes for n in names):
             self._repair(names, panes)
             panes = self.tmux.panes()
-        present, ready, activity = set(), set(), {}
+        present, ready, activity, readings = set(), set(), {}, {}
         for name in names:
             info = panes.get(self.panes.get(name, ""))
             detail = pane_detail(info)
@@ -97,17 +107,33 @@ class AgentPanes:
             if info is not None:
                 self.windows[name] = info.label
                 activity[name] = info.activity
-            if info is None or info.dead:
+            if info is not None and not info.dead:
+                present.add(name)
+            if detail:  # gone, or a shell: the program is not (or no longer) running
+                self.programs.discard(name)
                 self.program_since.pop(name, None)
+                self.first_idle.pop(name, None)
                 continue
-            present.add(name)
-            if detail:
-                self.program_since.pop(name, None)
+            self.programs.add(name)
+            profile = self.profile(name)
+            if not profile.reads_screen:
+                since = self.program_since.setdefault(name, now)
+                if now - since >= profile.settle:
+                    ready.add(name)
                 continue
-            since = self.program_since.setdefault(name, now)
-            if now - since >= self.settle:
+            if name not in watched:
+                continue
+            reading = classify(self.tmux.capture(self.panes[name], history=0), profile)
+            readings[name] = reading
+            if reading.state != IDLE:
+                self.details[name] = reading.state
+                continue
+            first = self.first_idle.setdefault(name, now)
+            if now - first >= profile.settle:
                 ready.add(name)
-        return Seen(frozenset(present), frozenset(ready), activity)
+            else:
+                self.details[name] = "starting"
+        return Seen(frozenset(present), frozenset(ready), activity, readings)
 
     def _repair(self, names: list[str], panes: dict[str, PaneInfo]) -> None:
         """Recreate the session and the windows that vanished (those with a command run it)."""
@@ -119,6 +145,7 @@ class AgentPanes:
     def unsettle(self, name: str) -> None:
         """The agent's pane could not take a text: wait for it to settle again."""
         self.program_since.pop(name, None)
+        self.first_idle.pop(name, None)
 
     def running_program(self, name: str) -> bool:
-        return name in self.panes and self.details.get(name, "gone") == ""
+        return name in self.panes and name in self.programs

@@ -312,6 +312,12 @@ def ready(state: State) -> list[TaskState]:
     return result
 
 
+def _eligible(task: TaskState, agent: str) -> bool:
+    if task.pinned is not None:
+        return task.pinned == agent
+    return task.task.agent in (agent, ANY_AGENT)
+
+
 def plan(state: State) -> list[Action]:
     """The dispatches to make now: each free agent takes its best ready task."""
     candidates = ready(state)
@@ -321,17 +327,27 @@ def plan(state: State) -> list[Action]:
         if not agent.free:
             continue
         for task in candidates:
-            if task.id in taken:
-                continue
-            if task.pinned is not None:
-                if task.pinned != agent.name:
-                    continue
-            elif task.task.agent not in (agent.name, ANY_AGENT):
+            if task.id in taken or not _eligible(task, agent.name):
                 continue
             taken.add(task.id)
             actions.append(Dispatch(task.id, agent.name, task.attempts + 1))
             break
     return actions
+
+
+def watched(state: State) -> set[str]:
+    """Agents whose screen matters now: those holding a task, and the free ones that have a
+    ready task to receive. The others are not looked at (an idle crew costs nothing)."""
+    names = {a.name for a in state.agents if a.task}
+    candidates = ready(state)
+    for agent in state.agents:
+        if (
+            agent.task is None
+            and not agent.paused
+            and any(_eligible(t, agent.name) for t in candidates)
+        ):
+            names.add(agent.name)
+    return names
 
 
 def can_progress(state: State) -> bool:

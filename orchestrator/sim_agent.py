@@ -33,6 +33,7 @@ _HEADER = re.compile(r"^#{2,4} .*COMPLETED.*$", re.MULTILINE)
 _FIELD = re.compile(r"^\*\*(?P<name>[^*]+)\*\*:", re.MULTILINE)
 
 BUSY_LINE = "✻ Working… (esc to interrupt)"
+DIALOG_LINE = "Do you want to proceed? ❯ 1. Yes  2. No"
 
 
 @dataclass
@@ -46,6 +47,7 @@ class SimOptions:
     block: set[str] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
     omit: set[str] = field(default_factory=set)  # fields left out of first reports
+    ask: set[str] = field(default_factory=set)  # a permission dialog before working on these
     log: Path | None = None
 
 
@@ -117,6 +119,7 @@ class SimAgent:
         self.busy_until: float | None = None
         self.current: str | None = None
         self.failures: dict[str, int] = {}
+        self.asking = False  # a permission dialog is up: Enter, y or 1 approves
 
     # ------------------------------------------------------------------ screen
 
@@ -124,6 +127,8 @@ class SimAgent:
         os.write(1, text.replace("\n", "\r\n").encode("utf-8"))
 
     def status_line(self) -> str:
+        if self.asking:
+            return DIALOG_LINE
         if self.current is not None:
             return BUSY_LINE
         if not self.input:
@@ -143,6 +148,9 @@ class SimAgent:
     # ------------------------------------------------------------------ input
 
     def feed(self, data: bytes) -> None:
+        if self.asking:
+            self.answer(data)
+            return
         buf = self.pending + data
         self.pending = b""
         text_parts: list[bytes] = []
@@ -220,8 +228,27 @@ class SimAgent:
     def start_next(self) -> None:
         if self.current is None and self.jobs:
             self.current = self.jobs.popleft()
-            self.busy_until = time.monotonic() + self.o.delay
+            marker = MARKER.search(self.current)
+            if marker and marker["id"] in self.o.ask and not marker["kind"]:
+                self.asking = True  # wait for a person: Enter approves, as in Claude Code
+            else:
+                self.busy_until = time.monotonic() + self.o.delay
             self.redraw()
+
+    def answer(self, data: bytes) -> None:
+        """Keys typed into the permission dialog: logged, since nothing should come here
+        but a person's answer."""
+        self.log({"event": "dialog-input", "data": data.decode("utf-8", errors="replace")})
+        if any(key in data for key in (b"\r", b"y", b"1")):
+            self.asking = False
+            self.say("✓ approved")
+            self.busy_until = time.monotonic() + self.o.delay
+        elif any(key in data for key in (b"n", b"2", b"\x1b")):
+            self.asking = False
+            self.current = None
+            self.say("✗ denied")
+            self.start_next()
+        self.redraw()
 
     def finish(self) -> None:
         text, self.current, self.busy_until = self.current or "", None, None

@@ -107,7 +107,10 @@ class Workspace:
         agents = {}
         for name in names:
             args = ["--log", str(self.logs / f"{name}.jsonl"), *(extra or {}).get(name, [])]
-            agents[name] = {"command": demo_sim(name, self.board, delay, write, *args)}
+            agents[name] = {
+                "command": demo_sim(name, self.board, delay, write, *args),
+                "profile": "sim",
+            }
         self.write_config(agents)
 
     def write_queue(self, name: str, tasks: list[dict[str, Any]]) -> Path:

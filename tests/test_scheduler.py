@@ -461,3 +461,10 @@ def test_overdue_and_stalled_are_flagged_once_per_attempt() -> None:
     assert h.feed(st.Tick()) == []
     h.report("T", "FAILED")  # the retry is a new attempt: flags start over
     assert h.state.tasks["T"].flags == frozenset()
+
+
+def test_only_agents_whose_state_matters_are_watched() -> None:
+    h = History(["a", "b", "c"], [task("A1", "a"), task("B1", "b", after=("A1",))])
+    assert sch.watched(h.state) == {"a"}  # a holds A1; b's task waits; c has nothing to do
+    h.report("A1")
+    assert sch.watched(h.state) == {"b"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections import Counter
 
@@ -171,3 +173,34 @@ def test_missing_report_fields_are_asked_for_once(workspace: Workspace) -> None:
     assert "COMPLETED without Tests: asking for them" in history
     assert "request for missing fields submitted to a" in history
     assert "validation passed" in history
+
+
+def test_a_permission_dialog_is_waited_on_and_nothing_is_typed_into_it(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--ask", "P-000"]})
+    ws.write_queue("q.yaml", simple_tasks("P", ["a"], 2))
+    with ws.running():
+        wait_until(
+            lambda: ws.status()["agents"][0]["state"] == "waiting-for-input",
+            60,
+            "the agent to wait for a person",
+        )
+        wait_until(
+            lambda: "waits for a person: 'Do you want to proceed?" in ws.cli("logs").stdout, 10
+        )
+        time.sleep(2)  # a few polling ticks: the daemon must type nothing into the dialog
+        dialog_keys = [
+            json.loads(line)
+            for line in (ws.logs / "a.jsonl").read_text().splitlines()
+            if json.loads(line)["event"] == "dialog-input"
+        ]
+        assert dialog_keys == []
+        assert ws.statuses() == {"P-000": "dispatched", "P-001": "queued"}
+        # the person answers the dialog (here: the test, through tmux)
+        subprocess.run(
+            ["tmux", "-L", ws.socket, "send-keys", "-t", "orch-test:a", "Enter"], check=True
+        )
+        wait_until(lambda: set(ws.statuses().values()) == {"done"}, 60, "both tasks done")
+    assert "a: idle again" in ws.cli("logs").stdout or "a: busy again" in ws.cli("logs").stdout

@@ -1,0 +1,140 @@
+"""Profiles as data, and reading a screen into a state (screens as AGENT_CLIS.md measured)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from orchestrator import config, queueset
+from orchestrator.screen import (
+    BUSY,
+    IDLE,
+    RATE_LIMITED,
+    STARTING,
+    UNKNOWN,
+    WAITING,
+    classify,
+    profile_for,
+)
+
+RULE = "─" * 60
+
+
+def agent(profile: str, **overrides: object) -> config.Agent:
+    return config.Agent("x", 1, None, profile, **overrides)  # type: ignore[arg-type]
+
+
+class Case(NamedTuple):
+    test_id: str
+    profile: str
+    screen: str
+    state: str
+
+
+CASES = [
+    Case("claude idle", "claude", f"{RULE}\n❯\xa0\n{RULE}\n  ? for shortcuts", IDLE),
+    Case(
+        "claude busy keeps its input box",
+        "claude",
+        f"· Schlepping… (3s · esc to interrupt)\n{RULE}\n❯\xa0\n{RULE}",
+        BUSY,
+    ),
+    Case(
+        "claude permission",
+        "claude",
+        "Bash command\n  echo hi >> CLAUDE.md\nDo you want to proceed?\n❯ 1. Yes\n  2. No",
+        WAITING,
+    ),
+    Case("claude > is not its prompt", "claude", "> \n", UNKNOWN),
+    Case(
+        "codex loading is not ready",
+        "codex",
+        ">_ OpenAI Codex (loading)\n\n› Ask Codex to do anything",
+        STARTING,
+    ),
+    Case("codex idle", "codex", "› Ask Codex to do anything\n\n  gpt-5 · /work/ws", IDLE),
+    Case("codex working", "codex", "• Working (2s • esc to interrupt)\n› Ask Codex", BUSY),
+    Case(
+        "codex approval",
+        "codex",
+        "Would you like to run the following command?\n› 1. Yes, proceed (y)",
+        WAITING,
+    ),
+    Case("gemini idle", "gemini", " >   Type your message or @path/to/file", IDLE),
+    Case(
+        "gemini thinking",
+        "gemini",
+        "⠏ Thinking... (esc to cancel, 2s)\n >   Type your message",
+        BUSY,
+    ),
+    Case("gemini allow", "gemini", "Allow execution of [Shell]?\n● 1. Allow once", WAITING),
+    Case("qwen idle", "qwen", "> Type your message or @path/to/file", IDLE),
+    Case("qwen busy", "qwen", "… (2s · esc to cancel)\n> Type your message", BUSY),
+    Case("qwen allow", "qwen", "Allow execution of: 'echo'?\n› 1. Yes, allow once", WAITING),
+    Case("opencode idle", "opencode", "  Ask anything…\n  ctrl+p commands", IDLE),
+    Case("opencode busy", "opencode", "  esc interrupt\n  Ask anything…", BUSY),
+    Case("aider idle", "aider", "Added CLAUDE.md to the chat\ndiff> ", IDLE),
+    Case("aider question", "aider", "Create new file? (Y)es/(N)o [Yes]:", WAITING),
+    Case(
+        "claude usage limit",
+        "claude",
+        "Claude usage limit reached. Your limit will reset at 3pm (Europe/Paris)",
+        RATE_LIMITED,
+    ),
+    Case("sim idle", "sim", "sim-agent a: a simulated coding agent\n> ", IDLE),
+    Case("sim busy", "sim", "● received [orchestrate T #1]\n✻ Working… (esc to interrupt)", BUSY),
+    Case("sim dialog", "sim", "Do you want to proceed? ❯ 1. Yes  2. No", WAITING),
+    Case("generic reads nothing", "generic", "anything at all\n> ", UNKNOWN),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.test_id for c in CASES])
+def test_classify(case: Case) -> None:
+    assert classify(case.screen, profile_for(agent(case.profile))).state == case.state
+
+
+def test_every_shipped_profile_loads_and_only_generic_reads_no_screen() -> None:
+    for name in config.PROFILES:
+        profile = profile_for(agent(name))
+        assert profile.gap > 0 and profile.settle >= 0
+        assert profile.reads_screen == (name != "generic")
+
+
+def test_the_line_and_reset_time_are_reported() -> None:
+    reading = classify(
+        "x\nClaude usage limit reached. Your limit will reset at 3pm\ny",
+        profile_for(agent("claude")),
+    )
+    assert reading.reset == "3pm" and reading.line.startswith("Claude usage limit")
+    dialog = classify("a\nDo you want to proceed?\n❯ 1. Yes", profile_for(agent("claude")))
+    assert dialog.line == "Do you want to proceed?"
+
+
+def test_orchestrate_yaml_overrides_a_profile(tmp_path: Path) -> None:
+    (tmp_path / "queues").mkdir()
+    (tmp_path / "orchestrate.yaml").write_text(
+        "agents:\n"
+        "  mine:\n"
+        "    profile: claude\n"
+        "    submit: {gap: 0.5}\n"
+        "    screen:\n"
+        "      idle: ['^READY$']\n"
+    )
+    settings = config.load_settings(tmp_path)
+    profile = profile_for(settings.agents[0])
+    assert profile.gap == 0.5 and profile.settle == 1.0
+    assert classify("READY", profile).state == IDLE
+    assert classify("x\nesc to interrupt\nREADY", profile).state == BUSY  # the rest is kept
+
+
+def test_a_bad_pattern_in_an_override_is_reported_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "queues").mkdir()
+    (tmp_path / "orchestrate.yaml").write_text(
+        "agents:\n  mine:\n    profile: codex\n    screen:\n      busy: ['(unclosed']\n"
+    )
+    _, problems = queueset.check_workspace(tmp_path)
+    (problem,) = problems
+    assert str(problem).startswith(f"{tmp_path / 'orchestrate.yaml'}:5: agent mine: 'busy'")
+    assert "is not a regular expression" in str(problem)
