@@ -108,6 +108,12 @@ class AgentModel(_Model):
     )
     submit: SubmitModel | None = Field(default=None, description="overrides the profile's")
     screen: ScreenModel | None = Field(default=None, description="overrides the profile's")
+    restart: bool = Field(
+        default=False, description="start `command` again when the agent's program exits"
+    )
+    on_permission: Literal["wait", "approve"] = Field(
+        default="wait", description="wait for a person on a permission dialog, or approve it"
+    )
 
 
 class ConfigModel(_Model):
@@ -118,6 +124,10 @@ class ConfigModel(_Model):
     queues: str = "queues"
     library: str = "agents_library"
     status_file: str = "ORCHESTRATOR_STATUS.md"
+    notify: list[str] = Field(
+        default_factory=list,
+        description="commands run with each notable event as JSON on stdin",
+    )
     stall_after: str | int | float = Field(
         default="15m", description="flag a task whose agent shows no output and no report this long"
     )
@@ -206,6 +216,8 @@ class Agent:
     # orchestrate.yaml's overrides of the profile, as given (validated, merged by screen.py)
     submit: tuple[tuple[str, float], ...] = ()
     screen: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    restart: bool = False
+    on_permission: str = "wait"
 
 
 @dataclass(frozen=True)
@@ -244,6 +256,7 @@ class Settings:
     status_file: Path
     agents: tuple[Agent, ...]
     stall_after: float = 900.0
+    notify: tuple[str, ...] = ()
 
     @property
     def state_dir(self) -> Path:
@@ -360,6 +373,8 @@ def load_settings(root: Path) -> Settings:
                 for k, v in (model.screen or ScreenModel()).model_dump().items()
                 if v is not None
             ),
+            restart=model.restart,
+            on_permission=model.on_permission,
         )
         for name, model in cfg.agents.items()
     )
@@ -375,6 +390,7 @@ def load_settings(root: Path) -> Settings:
         status_file=root / cfg.status_file,
         agents=agents,
         stall_after=parse_duration(cfg.stall_after),
+        notify=tuple(cfg.notify),
     )
 
 

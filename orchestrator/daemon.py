@@ -24,7 +24,8 @@ from .dashboard import View, snapshot, status_markdown, write_atomically
 from .delivery import Courier, Faults
 from .errors import ConfigError, TmuxError
 from .lock import Lock
-from .panes import AgentPanes, Seen
+from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
+from .panes import AgentPanes
 from .prompt import render, render_followup
 from .queueset import merge_queues, read_all
 from .screen import RATE_LIMITED, WAITING, Reading
@@ -77,6 +78,7 @@ class Daemon:
         self.last_agents = ""
         self.troubles: dict[str, str] = {}
         self.screens: dict[str, str] = {}  # the last screen state read per agent
+        self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
 
     # ------------------------------------------------------------------ life cycle
@@ -99,7 +101,9 @@ class Daemon:
             self.settings,
             self.store,
             lambda kind, message, agent: self._journal(kind, message, agent=agent),
+            self.clock,
         )
+        self.notifier = Notifier(self.settings.notify, self.settings.workdir, self.events.put)
         self.validator = Validator(
             self.settings.workdir, self.settings.state_dir / "logs", self.events.put
         )
@@ -122,6 +126,8 @@ class Daemon:
                 watcher.stop()
             self.validator.stop()
             self._journal("daemon-stop", "daemon stopped")
+            if self.notifier is not None:
+                self.notifier.stop()
             self._publish(running=False)
             self.store.close()
             lock.release()
@@ -175,6 +181,8 @@ class Daemon:
             for item in items:
                 if isinstance(item, st.ValidationDone):
                     self._handle(item)
+                elif isinstance(item, NotifyProblem):
+                    self._journal("notify-error", item.message)
             tick = now >= next_tick
             if tick:
                 next_tick = now + self.timing.tick
@@ -306,12 +314,13 @@ class Daemon:
             seen = self.agents.look(names, self.clock(), sch.watched(self.state))
             self._trouble("tmux", "")
         except TmuxError as exc:
+            # Not an observation: nobody is declared gone because tmux did not answer.
             self._trouble("tmux", f"tmux: {exc}; will retry")
-            seen = Seen(frozenset(), frozenset())
+            return
         for name, reading in seen.readings.items():
             self._screen_changed(name, reading)
         self.state = st.with_activity(self.state, seen.activity)
-        self._handle(st.AgentsSeen(seen.present, seen.ready), dispatch=dispatch)
+        self._handle(st.AgentsSeen(seen.present, seen.ready, seen.running), dispatch=dispatch)
 
     def _screen_changed(self, agent: str, reading: Reading) -> None:
         """Journal an agent that starts or stops needing a person, or hits a usage limit."""
@@ -320,7 +329,21 @@ class Daemon:
         if reading.state == before or (before is None and reading.state not in NEEDS_NOTICE):
             return
         holding = next((a.task for a in self.state.agents if a.name == agent), None)
-        if reading.state == WAITING:
+        if reading.state == WAITING and self.agents.config(agent).on_permission == "approve":
+            keys = self.agents.profile(agent).approve
+            try:
+                self.tmux.send_keys(self.agents.panes[agent], *keys)
+            except TmuxError as exc:
+                self._journal("tmux-error", f"{agent}: could not approve: {exc}", agent=agent)
+                return
+            self._journal(
+                "approved",
+                f"{agent}: approved {reading.line!r} with {' '.join(keys)} "
+                "(on_permission: approve)",
+                task=holding,
+                agent=agent,
+            )
+        elif reading.state == WAITING:
             self._journal(
                 WAITING,
                 f"{agent} waits for a person: {reading.line!r}; nothing is typed into it "
@@ -401,7 +424,10 @@ class Daemon:
             label = f"{attempt.task} #{attempt.n}"
             if task is None or task.status != st.DISPATCHED or task.attempts != attempt.n:
                 self.courier.settle(attempt.task, attempt.n, attempt.kind)
-                self._journal("recovered", f"{label}: settled by the board", task=attempt.task)
+                state = task.status if task else "unknown"
+                self._journal(
+                    "recovered", f"{label}: no longer in flight ({state})", task=attempt.task
+                )
                 continue
             # A restart finds agents running already: their program counts, not the settle.
             pane = self.agents.panes.get(attempt.agent)
@@ -492,9 +518,22 @@ class Daemon:
         agent: str | None = None,
         data: dict[str, object] | None = None,
     ) -> None:
-        self.store.journal(kind, message, task, agent, data, ts=self.clock())
+        now = self.clock()
+        self.store.journal(kind, message, task, agent, data, ts=now)
         log.info("%s %s", kind, message)
         self.view.event(kind, message, task, agent)
+        if kind in NOTIFY_KINDS and self.notifier is not None:
+            self.notifier.send(
+                {
+                    "event": kind,
+                    "message": message,
+                    "task": task,
+                    "agent": agent,
+                    "time": now,
+                    "workspace": str(self.root),
+                    "session": self.settings.session,
+                }
+            )
 
     def _trouble(self, key: str, message: str) -> None:
         """Journal a lasting problem once when it starts or changes, and once when it ends."""

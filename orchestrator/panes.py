@@ -27,6 +27,7 @@ class Seen:
     ready: frozenset[str]
     activity: dict[str, float] = field(default_factory=dict)
     readings: dict[str, Reading] = field(default_factory=dict)  # screens read this time
+    running: frozenset[str] = frozenset()  # agents whose pane runs their program
 
 
 def pane_detail(info: PaneInfo | None) -> str:
@@ -45,11 +46,13 @@ class AgentPanes:
         settings: Settings,
         store: Store,
         journal: Callable[[str, str, str], None],
+        clock: Callable[[], float],
     ) -> None:
         self.tmux = tmux
         self.settings = settings
         self.store = store
         self.journal = journal  # (kind, message, agent)
+        self.clock = clock
         self.panes: dict[str, str] = {}  # agent -> pane id
         self.windows: dict[str, str] = {}  # agent -> "index:name"
         self.details: dict[str, str] = {}  # agent -> why it cannot take a prompt, for people
@@ -57,6 +60,7 @@ class AgentPanes:
         self.program_since: dict[str, float] = {}  # generic profiles: since when
         self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
         self.profiles: dict[str, Profile] = {}
+        self.restarts: dict[str, tuple[int, float]] = {}  # agent -> (restarts, not before)
 
     def config(self, name: str) -> Agent:
         agent = self.settings.agent(name)
@@ -113,8 +117,10 @@ class AgentPanes:
                 self.programs.discard(name)
                 self.program_since.pop(name, None)
                 self.first_idle.pop(name, None)
+                self._restart(name, now, info)
                 continue
             self.programs.add(name)
+            self._healthy(name, now)
             profile = self.profile(name)
             if not profile.reads_screen:
                 since = self.program_since.setdefault(name, now)
@@ -133,14 +139,53 @@ class AgentPanes:
                 ready.add(name)
             else:
                 self.details[name] = "starting"
-        return Seen(frozenset(present), frozenset(ready), activity, readings)
+        running = frozenset(n for n in names if n in self.programs)
+        return Seen(frozenset(present), frozenset(ready), activity, readings, running)
 
     def _repair(self, names: list[str], panes: dict[str, PaneInfo]) -> None:
-        """Recreate the session and the windows that vanished (those with a command run it)."""
+        """Recreate the windows that vanished of the agents with `restart: true` (and the
+        session, if tmux itself went away). The others stay gone until they come back."""
         missing = [self.config(n) for n in names if self.panes.get(n) not in panes]
-        recreatable = [a for a in missing if a.command or not panes]
-        if recreatable:
-            self.prepare(recreatable)
+        if any(a.restart and a.command for a in missing):
+            # A window recreated with its command counts as a restart, with the same backoff.
+            now = self.clock()
+            due = [a for a in missing if a.restart and a.command and self._due(a.name, now)]
+            if due:
+                self.prepare(due)
+
+    # ------------------------------------------------------------------ restarts
+
+    BACKOFF_FIRST = 1.0
+    BACKOFF_MAX = 60.0
+    HEALTHY_AFTER = 60.0
+
+    def _due(self, name: str, now: float) -> bool:
+        """May the agent be restarted now? Counts the restart and sets the next delay."""
+        count, not_before = self.restarts.get(name, (0, 0.0))
+        if now < not_before:
+            return False
+        delay = min(self.BACKOFF_MAX, self.BACKOFF_FIRST * 2**count)
+        self.restarts[name] = (count + 1, now + delay)
+        self.journal(
+            "restart",
+            f"{name}: starting {self.config(name).command!r} again (restart {count + 1}; "
+            f"the next no sooner than {delay:.0f}s from now)",
+            name,
+        )
+        return True
+
+    def _restart(self, name: str, now: float, info: PaneInfo | None) -> None:
+        agent = self.config(name)
+        if not (agent.restart and agent.command) or info is None:
+            return  # a vanished window is recreated by _repair
+        if self._due(name, now):
+            self.tmux.respawn(info.id, agent.command, self.settings.workdir)
+
+    def _healthy(self, name: str, now: float) -> None:
+        """A program that has run a while resets its restart backoff."""
+        since = self.program_since.get(name) or self.first_idle.get(name)
+        if name in self.restarts and since is not None and now - since > self.HEALTHY_AFTER:
+            del self.restarts[name]
 
     def unsettle(self, name: str) -> None:
         """The agent's pane could not take a text: wait for it to settle again."""

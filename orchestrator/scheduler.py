@@ -55,10 +55,14 @@ def decide(state: State, event: Event, now: float, dispatch: bool = True) -> lis
     elif isinstance(event, Reported):
         actions.extend(_on_report(state, event.block, now))
     elif isinstance(event, AgentsSeen):
+        running_now = event.present if event.running is None else event.running
         for agent in state.agents:
             present, ready = agent.name in event.present, agent.name in event.ready
-            if (present, ready) != (agent.present, agent.ready):
-                actions.append(SetPresence(agent.name, present, ready))
+            running = agent.name in running_now
+            if (present, ready, running) != (agent.present, agent.ready, agent.running):
+                actions.append(SetPresence(agent.name, present, ready, running))
+            if not running and agent.task is not None:
+                actions.extend(_on_gone(state.tasks[agent.task], agent.name))
     elif isinstance(event, ValidationDone):
         actions.extend(_on_validation(state, event, now))
     elif isinstance(event, Control):
@@ -206,6 +210,31 @@ def _retry_or_fail(task: TaskState, feedback: str, why: str, now: float) -> Iter
         {"status": FAILED, "feedback": feedback, "reason": why, "last_report": now},
         FAILED,
         f"{label}: {why}; failed after {task.attempts - task.budget_from} attempt(s)",
+    )
+
+
+def _on_gone(task: TaskState, agent: str) -> Iterable[Action]:
+    """The agent's program is gone: its task goes back to the queue as a new attempt.
+
+    A validation already running goes on (it does not need the agent). The lost attempt
+    does not spend a retry: the agent did not fail, it went away.
+    """
+    if task.status != DISPATCHED:
+        return
+    yield Update(
+        task.id,
+        {
+            "status": QUEUED,
+            "budget_from": task.budget_from + 1,
+            "feedback": (
+                f"Your attempt #{task.attempts} was interrupted: the agent's program exited "
+                "before it reported. Check what of the work is already done, then finish it."
+            ),
+            "reason": f"{agent} is gone",
+        },
+        "gone",
+        f"{task.id} #{task.attempts}: {agent} is gone (its program exited); "
+        "back in the queue for a new attempt",
     )
 
 

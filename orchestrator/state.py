@@ -75,6 +75,7 @@ class AgentState:
     paused: bool = False
     task: str | None = None
     activity: float | None = None  # last output seen in its pane
+    running: bool = True  # its pane runs its program (not a shell); False: the agent is gone
 
     @property
     def free(self) -> bool:
@@ -116,6 +117,7 @@ class Reported:
 class AgentsSeen:
     present: frozenset[str]
     ready: frozenset[str]
+    running: frozenset[str] | None = None  # None: every present agent runs its program
     activity: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -206,6 +208,7 @@ class SetPresence:
     agent: str
     present: bool
     ready: bool
+    running: bool = True
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,10 @@ def fold(state: State, actions: Iterable[Action], now: float) -> State:
                 release(action.task_id)
         elif isinstance(action, SetPresence):
             agents[action.agent] = replace(
-                agents[action.agent], present=action.present, ready=action.ready
+                agents[action.agent],
+                present=action.present,
+                ready=action.ready,
+                running=action.running,
             )
         elif isinstance(action, Requeue):
             previous = tasks[action.task_id]

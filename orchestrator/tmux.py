@@ -229,6 +229,10 @@ class Tmux:
         self._ready_for_input(pane_id)
         self._run("send-keys", "-t", pane_id, *keys)
 
+    def respawn(self, pane_id: str, command: str, workdir: Path) -> None:
+        """Start `command` again in the pane, killing whatever runs there (a shell, a corpse)."""
+        self._run("respawn-pane", "-k", "-t", pane_id, "-c", str(workdir), command)
+
     def kill_server(self) -> None:
         if self.alive():
             self.server.kill()

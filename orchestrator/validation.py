@@ -69,7 +69,7 @@ class Validator:
             procs = list(self._procs.values())
             threads = list(self._threads)
         for proc in procs:
-            _kill_group(proc)
+            kill_group(proc)
         for thread in threads:
             thread.join(timeout=KILL_GRACE + 2)
 
@@ -113,7 +113,7 @@ class Validator:
                 try:
                     code: int | None = proc.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
-                    _kill_group(proc)
+                    kill_group(proc)
                     code = None
                 finally:
                     with self._lock:
@@ -149,7 +149,7 @@ class Validator:
         self.post(ValidationDone(task_id, attempt, False, summary, str(log), command, code, tail))
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the command's process group, then SIGKILL what is left after a grace period."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -1,0 +1,112 @@
+"""Notifications: the `notify:` commands of orchestrate.yaml, run with an event as JSON on stdin.
+
+The commands are the operator's; the event (which may quote a board block or a screen line)
+only ever travels on stdin, never into a command line. One worker thread runs them, each
+with a timeout, so that a failing or hanging notifier never holds up the daemon; what goes
+wrong comes back to the daemon's loop as a `NotifyProblem` event, to be journaled.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .validation import kill_group
+
+# The events a person wants to hear about.
+NOTIFY_KINDS = frozenset(
+    {
+        "done",
+        "failed",
+        "blocked",
+        "waiting-for-input",
+        "rate-limited",
+        "gone",
+        "stalled",
+        "all-done",
+        "stuck",
+        "approved",
+    }
+)
+TIMEOUT = 10.0
+BACKLOG = 1000
+
+
+@dataclass(frozen=True)
+class NotifyProblem:
+    message: str
+
+
+class Notifier:
+    def __init__(
+        self,
+        commands: Sequence[str],
+        workdir: Path,
+        post: Callable[[NotifyProblem], None],
+        timeout: float = TIMEOUT,
+    ) -> None:
+        self.commands = tuple(commands)
+        self.workdir = workdir
+        self.post = post
+        self.timeout = timeout
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=BACKLOG)
+        self._thread: threading.Thread | None = None
+
+    def send(self, event: dict[str, Any]) -> None:
+        if not self.commands:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
+            self._thread.start()
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            self.post(NotifyProblem(f"notifications fall behind: dropped {event['event']}"))
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=self.timeout + 5)
+
+    def _work(self) -> None:
+        while True:
+            event = self._queue.get()
+            if event is None:
+                return
+            data = json.dumps(event, ensure_ascii=False).encode("utf-8")
+            for command in self.commands:
+                problem = self._run(command, data)
+                if problem:
+                    self.post(NotifyProblem(f"notify {command!r}: {problem}"))
+
+    def _run(self, command: str, data: bytes) -> str:
+        try:
+            proc = subprocess.Popen(
+                command,
+                shell=True,
+                cwd=self.workdir,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return f"could not start: {exc}"
+        try:
+            _, err = proc.communicate(data, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            return f"timed out after {self.timeout:.0f}s"
+        except BrokenPipeError:
+            proc.wait()
+            err = b""
+        if proc.returncode != 0:
+            detail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            return f"exit {proc.returncode} {detail[0]}".strip()
+        return ""
