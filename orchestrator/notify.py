@@ -79,7 +79,8 @@ class Notifier:
             event = self._queue.get()
             if event is None:
                 return
-            data = json.dumps(event, ensure_ascii=False).encode("utf-8")
+            # One line per event, so that `>> file`, `read` and `jq` work as people expect.
+            data = (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
             for command in self.commands:
                 problem = self._run(command, data)
                 if problem:

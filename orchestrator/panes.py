@@ -100,7 +100,13 @@ class AgentPanes:
         """
         names = list(names)
         panes = self.tmux.panes()
-        if not panes or any(self.panes.get(n) not in panes for n in names):
+        # A pane that vanished took its program with it, whatever runs in a new window now.
+        lost = {n for n in names if self.panes.get(n) not in panes}
+        if lost:
+            for name in lost:
+                self.programs.discard(name)
+                self.program_since.pop(name, None)
+                self.first_idle.pop(name, None)
             self._repair(names, panes)
             panes = self.tmux.panes()
         present, ready, activity, readings = set(), set(), {}, {}
@@ -139,19 +145,27 @@ class AgentPanes:
                 ready.add(name)
             else:
                 self.details[name] = "starting"
-        running = frozenset(n for n in names if n in self.programs)
+        running = frozenset(n for n in names if n in self.programs and n not in lost)
         return Seen(frozenset(present), frozenset(ready), activity, readings, running)
 
     def _repair(self, names: list[str], panes: dict[str, PaneInfo]) -> None:
-        """Recreate the windows that vanished of the agents with `restart: true` (and the
-        session, if tmux itself went away). The others stay gone until they come back."""
+        """For each agent whose pane vanished: find its window again if someone reopened it;
+        else, with `restart: true`, recreate it running its command (and the session, if tmux
+        itself went away). The others stay gone until they come back."""
         missing = [self.config(n) for n in names if self.panes.get(n) not in panes]
-        if any(a.restart and a.command for a in missing):
-            # A window recreated with its command counts as a restart, with the same backoff.
-            now = self.clock()
-            due = [a for a in missing if a.restart and a.command and self._due(a.name, now)]
-            if due:
-                self.prepare(due)
+        if not missing:
+            return
+        session = self.tmux.session_id(self.settings.session)
+        now = self.clock()
+        for agent in missing:
+            pane = self.tmux.find_window(session, agent.window) if session else None
+            if pane is not None:
+                self.panes[agent.name] = pane
+                with self.store.transaction():
+                    self.store.set_pane(agent.name, pane)
+                self.journal("agent", f"{agent.name}: found in window {agent.window}", agent.name)
+            elif agent.restart and agent.command and self._due(agent.name, now):
+                self.prepare([agent])
 
     # ------------------------------------------------------------------ restarts
 

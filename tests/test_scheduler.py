@@ -468,3 +468,23 @@ def test_only_agents_whose_state_matters_are_watched() -> None:
     assert sch.watched(h.state) == {"a"}  # a holds A1; b's task waits; c has nothing to do
     h.report("A1")
     assert sch.watched(h.state) == {"b"}
+
+
+def test_a_gone_agent_gives_its_task_back_as_a_new_attempt_that_spends_no_retry() -> None:
+    h = History(["a", "b"], [task("T", "a", retries=0), task("U", "b")])
+    h.feed(st.AgentsSeen(frozenset({"a", "b"}), frozenset({"b"}), running=frozenset({"b"})))
+    t = h.state.tasks["T"]
+    assert t.status == sch.QUEUED and t.attempts == 1 and t.budget_from == 1
+    assert "was interrupted" in t.feedback
+    assert h.running()["a"] is None
+    h.feed(st.AgentsSeen(frozenset({"a", "b"}), frozenset({"a", "b"})))  # it is back
+    assert h.dispatches[-1] == ("T", "a", 2)
+    h.report("T", "FAILED")  # retries: 0, yet the lost attempt did not count
+    assert h.status("T") == sch.FAILED and h.state.tasks["T"].attempts == 2
+
+
+def test_a_validation_goes_on_when_the_agent_goes() -> None:
+    h = History(["a"], [task("T", validate=("x",))])
+    h.report("T")
+    h.feed(st.AgentsSeen(frozenset(), frozenset(), running=frozenset()))
+    assert h.status("T") == sch.VALIDATING

@@ -7,6 +7,8 @@ import subprocess
 import time
 from collections import Counter
 
+import yaml
+
 from .conftest import Workspace, simple_tasks, wait_until
 
 FAILS_ONCE = (
@@ -204,3 +206,92 @@ def test_a_permission_dialog_is_waited_on_and_nothing_is_typed_into_it(
         )
         wait_until(lambda: set(ws.statuses().values()) == {"done"}, 60, "both tasks done")
     assert "a: idle again" in ws.cli("logs").stdout or "a: busy again" in ws.cli("logs").stdout
+
+
+def kill_agent(ws: Workspace, window: str) -> None:
+    """Kill the agent's program (as a crash would): its window closes."""
+    pid = subprocess.run(
+        [
+            "tmux",
+            "-L",
+            ws.socket,
+            "display-message",
+            "-p",
+            "-t",
+            f"orch-test:{window}",
+            "#{pane_pid}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(["kill", "-9", pid], check=True)
+
+
+def test_a_killed_agent_with_restart_is_started_again_and_gets_its_task_back(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], delay=3.0)
+    config = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())
+    config["agents"]["a"]["restart"] = True
+    config["notify"] = [f"cat >> {ws.root / 'notes.jsonl'}"]
+    (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
+    ws.write_queue("q.yaml", simple_tasks("G", ["a"], 2))
+    with ws.running():
+        wait_until(lambda: markers(ws)["[orchestrate G-000 #1]"] == 1, 60, "G-000 received")
+        kill_agent(ws, "a")  # mid-work: no report will come from this process
+        wait_until(lambda: set(ws.statuses().values()) == {"done"}, 90, "both tasks done")
+    assert markers(ws) == Counter(
+        {"[orchestrate G-000 #1]": 1, "[orchestrate G-000 #2]": 1, "[orchestrate G-001 #1]": 1}
+    )
+    second = prompt_of(ws, "[orchestrate G-000 #2]")
+    assert "Your attempt #1 was interrupted: the agent's program exited" in second
+    log = ws.cli("logs").stdout
+    assert "G-000 #1: a is gone (its program exited)" in log
+    assert "a: starting" in log and "(restart 1;" in log
+    notes = [json.loads(line) for line in (ws.root / "notes.jsonl").read_text().splitlines()]
+    assert {"gone", "done"} <= {n["event"] for n in notes}
+    gone = next(n for n in notes if n["event"] == "gone")
+    assert gone["task"] == "G-000" and "a is gone" in gone["message"]
+
+
+def test_a_killed_agent_without_restart_is_gone_until_a_person_brings_it_back(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], delay=3.0)
+    ws.write_queue("q.yaml", simple_tasks("H", ["a"], 1))
+    command = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())["agents"]["a"]["command"]
+    with ws.running():
+        wait_until(lambda: markers(ws)["[orchestrate H-000 #1]"] == 1, 60, "H-000 received")
+        kill_agent(ws, "a")
+        wait_until(lambda: ws.status()["agents"][0]["state"] == "gone", 30, "the agent gone")
+        assert ws.statuses() == {"H-000": "queued"}
+        assert "restart" not in ws.cli("logs").stdout
+        # the person starts the agent again, in a window of its name
+        subprocess.run(
+            ["tmux", "-L", ws.socket, "new-window", "-d", "-t", "orch-test:", "-n", "a", command],
+            check=True,
+        )
+        wait_until(lambda: ws.statuses() == {"H-000": "done"}, 60, "H-000 done")
+    assert "a: found in window a" in ws.cli("logs").stdout
+    assert markers(ws) == Counter({"[orchestrate H-000 #1]": 1, "[orchestrate H-000 #2]": 1})
+
+
+def test_on_permission_approve_answers_the_dialog(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--ask", "Y-000"]})
+    config = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())
+    config["agents"]["a"]["on_permission"] = "approve"
+    (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
+    ws.write_queue("q.yaml", simple_tasks("Y", ["a"], 1))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "a: approved 'Do you want to proceed? ❯ 1. Yes  2. No' with Enter" in result.stdout
+    keys = [
+        json.loads(line)["data"]
+        for line in (ws.logs / "a.jsonl").read_text().splitlines()
+        if json.loads(line)["event"] == "dialog-input"
+    ]
+    assert keys == ["\r"]  # Enter, once
