@@ -390,6 +390,9 @@ def sim_agent(
     ask: Annotated[
         list[str], typer.Option(help="Show a permission dialog before working on this task id.")
     ] = [],  # noqa: B006
+    swallow: Annotated[
+        int, typer.Option(help="Ignore this many Enters after each paste (a paste-burst guard).")
+    ] = 0,
     log: Annotated[Path | None, typer.Option(help="Append what it receives (JSON lines).")] = None,
 ) -> None:
     """A simulated coding agent for tmux (used by `demo` and the tests)."""
@@ -408,6 +411,7 @@ def sim_agent(
         silent=set(silent),
         omit=set(omit),
         ask=set(ask),
+        swallow=swallow,
         log=log.resolve() if log else None,
     )
     raise typer.Exit(SimAgent(options).run())

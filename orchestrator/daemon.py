@@ -13,7 +13,7 @@ import os
 import queue
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import scheduler as sch
@@ -26,9 +26,9 @@ from .errors import ConfigError, TmuxError
 from .lock import Lock
 from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
 from .panes import AgentPanes
-from .prompt import render, render_followup
+from .prompt import marker, render, render_followup
 from .queueset import merge_queues, read_all
-from .screen import RATE_LIMITED, WAITING, Reading
+from .screen import BUSY, RATE_LIMITED, WAITING, Reading
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
 from .tmux import Tmux
 from .validation import Validator
@@ -37,6 +37,21 @@ from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
 log = logging.getLogger(__name__)
 
 NEEDS_NOTICE = frozenset({WAITING, RATE_LIMITED})
+CONFIRM_WITHIN = 10.0  # seconds for a delivery to show on the agent's screen
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """A text sent to an agent whose screen has not yet shown that it took it."""
+
+    task: str
+    n: int
+    kind: str
+    marker: str
+    sent: float
+    pressed_again: bool = False
+
+
 CONTROL_FILE = "control"  # touched by the CLI after it queued a command in the store
 
 
@@ -79,6 +94,7 @@ class Daemon:
         self.troubles: dict[str, str] = {}
         self.screens: dict[str, str] = {}  # the last screen state read per agent
         self.notifier: Notifier | None = None
+        self.unconfirmed: dict[str, Unconfirmed] = {}  # agent -> its last delivery
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
 
     # ------------------------------------------------------------------ life cycle
@@ -319,8 +335,49 @@ class Daemon:
             return
         for name, reading in seen.readings.items():
             self._screen_changed(name, reading)
+        now = self.clock()
+        for name in list(self.unconfirmed):
+            self._confirm(name, seen.readings.get(name), now)
         self.state = st.with_activity(self.state, seen.activity)
         self._handle(st.AgentsSeen(seen.present, seen.ready, seen.running), dispatch=dispatch)
+
+    def _confirm(self, agent: str, reading: Reading | None, now: float) -> None:
+        """Did the agent take the text? Busy, a dialog, or an emptied input box say yes. The
+        text still in the input box of an agent that is not busy gets Enter once more, never
+        blind; past CONFIRM_WITHIN the delivery is journaled as unconfirmed."""
+        sent = self.unconfirmed[agent]
+        label = f"{sent.task} #{sent.n}" + ("" if sent.kind == PROMPT else " fields")
+        if reading is not None:
+            if reading.state in (BUSY, WAITING, RATE_LIMITED):
+                del self.unconfirmed[agent]
+                return
+            if not reading.holds(sent.marker):
+                del self.unconfirmed[agent]  # the input box emptied: it was taken
+                return
+            if not sent.pressed_again:
+                try:
+                    self.tmux.press_enter(self.agents.panes[agent])
+                except TmuxError as exc:
+                    self._journal("tmux-error", f"{label}: {exc}", task=sent.task, agent=agent)
+                    return
+                self.unconfirmed[agent] = replace(sent, pressed_again=True)
+                self._journal(
+                    "resubmitted",
+                    f"{label}: still in {agent}'s input box: pressed Enter once more",
+                    task=sent.task,
+                    agent=agent,
+                )
+                return
+        if now - sent.sent > CONFIRM_WITHIN:
+            del self.unconfirmed[agent]
+            self._journal(
+                "unconfirmed",
+                f"{label}: {agent}'s screen has not shown that it took the text "
+                f"within {CONFIRM_WITHIN:.0f}s; look at window "
+                f"{self.agents.windows.get(agent, '?')}",
+                task=sent.task,
+                agent=agent,
+            )
 
     def _screen_changed(self, agent: str, reading: Reading) -> None:
         """Journal an agent that starts or stops needing a person, or hits a usage limit."""
@@ -377,6 +434,10 @@ class Daemon:
         except TmuxError as exc:
             self._requeue(task_id, agent, f"delivery failed: {exc}")
             return
+        if self.agents.profile(agent).reads_screen:
+            self.unconfirmed[agent] = Unconfirmed(
+                task_id, n, kind, marker(task_id, n, kind), self.clock()
+            )
         what = "prompt" if kind == PROMPT else "request for missing fields"
         self._journal(
             "sent",

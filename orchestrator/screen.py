@@ -50,6 +50,12 @@ class Reading:
     state: str
     line: str = ""  # the screen line that decided it
     reset: str | None = None  # for rate-limited: when the limit resets, as the screen says
+    bottom: str = ""  # the last line with text: where an input box shows what waits in it
+    placeholder: bool = False  # a "pasted text" placeholder (profile `pending`) is on screen
+
+    def holds(self, marker: str) -> bool:
+        """Is a pasted text still waiting in the input box (not submitted)?"""
+        return self.state != BUSY and (marker in self.bottom or self.placeholder)
 
 
 @cache
@@ -113,6 +119,8 @@ def _reset_time(screen: str, profile: Profile) -> str | None:
 
 def classify(screen: str, profile: Profile) -> Reading:
     """The state an agent's visible screen shows. Pure."""
+    bottom = next((line for line in reversed(screen.splitlines()) if line.strip()), "")
+    placeholder = _first(profile.pending, screen) is not None
     for state, patterns in (
         (WAITING, profile.waiting),
         (RATE_LIMITED, profile.rate_limited),
@@ -123,5 +131,5 @@ def classify(screen: str, profile: Profile) -> Reading:
         match = _first(patterns, screen)
         if match:
             reset = _reset_time(screen, profile) if state == RATE_LIMITED else None
-            return Reading(state, _line_of(screen, match), reset)
-    return Reading(UNKNOWN)
+            return Reading(state, _line_of(screen, match), reset, bottom, placeholder)
+    return Reading(UNKNOWN, bottom=bottom, placeholder=placeholder)

@@ -48,6 +48,7 @@ class SimOptions:
     silent: set[str] = field(default_factory=set)
     omit: set[str] = field(default_factory=set)  # fields left out of first reports
     ask: set[str] = field(default_factory=set)  # a permission dialog before working on these
+    swallow: int = 0  # Enters ignored right after each paste (as Codex's paste-burst does)
     log: Path | None = None
 
 
@@ -120,6 +121,7 @@ class SimAgent:
         self.current: str | None = None
         self.failures: dict[str, int] = {}
         self.asking = False  # a permission dialog is up: Enter, y or 1 approves
+        self.to_swallow = 0
 
     # ------------------------------------------------------------------ screen
 
@@ -175,6 +177,7 @@ class SimAgent:
                 self._paste_text(b"".join(text_parts))
                 text_parts = []
                 self.in_paste = False
+                self.to_swallow = self.o.swallow
                 i = end + len(PASTE_END)
                 continue
             if buf.startswith(PASTE_START, i):
@@ -188,7 +191,10 @@ class SimAgent:
                     break
                 i += 1  # other escape sequences: ignored
                 continue
-            if byte == b"\r":
+            if byte == b"\r" and self.to_swallow:
+                self.to_swallow -= 1
+                self.log({"event": "swallowed-enter"})
+            elif byte == b"\r":
                 self.submit()
             elif byte in (b"\x7f", b"\x08"):
                 self.input = self.input[:-1]

@@ -138,3 +138,13 @@ def test_a_bad_pattern_in_an_override_is_reported_with_its_line(tmp_path: Path) 
     (problem,) = problems
     assert str(problem).startswith(f"{tmp_path / 'orchestrate.yaml'}:5: agent mine: 'busy'")
     assert "is not a regular expression" in str(problem)
+
+
+def test_a_text_is_held_while_its_marker_or_a_placeholder_shows_and_the_agent_is_not_busy() -> None:
+    sim = profile_for(agent("sim"))
+    mark = "[orchestrate T #1]"
+    assert classify(f"sim-agent\n> {mark} title  [+20 lines]\n", sim).holds(mark)
+    assert not classify(f"● received {mark}\n> \n", sim).holds(mark)  # submitted, box empty
+    assert not classify(f"> {mark}\n✻ Working… (esc to interrupt)", sim).holds(mark)  # busy
+    claude = profile_for(agent("claude"))
+    assert classify(f"{RULE}\n❯\xa0[Pasted text #1 +40 lines]\n{RULE}", claude).holds(mark)

@@ -295,3 +295,29 @@ def test_on_permission_approve_answers_the_dialog(workspace: Workspace) -> None:
         if json.loads(line)["event"] == "dialog-input"
     ]
     assert keys == ["\r"]  # Enter, once
+
+
+def test_an_enter_swallowed_after_the_paste_is_pressed_once_more(workspace: Workspace) -> None:
+    """Like Codex's paste-burst guard: the first Enter after a paste is taken as a newline."""
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--swallow", "1"]})
+    ws.write_queue("q.yaml", simple_tasks("E", ["a"], 2))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert ws.statuses() == {"E-000": "done", "E-001": "done"}
+    assert markers(ws) == Counter({"[orchestrate E-000 #1]": 1, "[orchestrate E-001 #1]": 1})
+    assert result.stdout.count("still in a's input box: pressed Enter once more") == 2
+    swallowed = [
+        line for line in (ws.logs / "a.jsonl").read_text().splitlines() if "swallowed" in line
+    ]
+    assert len(swallowed) == 2
+
+
+def test_a_prompt_that_is_taken_at_once_needs_no_second_enter(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", simple_tasks("F", ["a"], 2))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0
+    assert "pressed Enter once more" not in result.stdout
+    assert "unconfirmed" not in result.stdout
