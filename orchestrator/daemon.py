@@ -347,6 +347,10 @@ class Daemon:
         blind; past CONFIRM_WITHIN the delivery is journaled as unconfirmed."""
         sent = self.unconfirmed[agent]
         label = f"{sent.task} #{sent.n}" + ("" if sent.kind == PROMPT else " fields")
+        task = self.state.tasks.get(sent.task)
+        if task is None or task.status != st.DISPATCHED or task.attempts != sent.n:
+            del self.unconfirmed[agent]  # it moved on (a report came): the text was taken
+            return
         if reading is not None:
             if reading.state in (BUSY, WAITING, RATE_LIMITED):
                 del self.unconfirmed[agent]

@@ -145,15 +145,24 @@ class Workspace:
         )
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        log = (self.root / "daemon-test.log").open("a")
-        return subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "-C", str(self.root), "start", "--plain", *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
+        with (self.root / "daemon-test.log").open("a") as log:  # the child keeps its own copy
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "orchestrator",
+                    "-C",
+                    str(self.root),
+                    "start",
+                    "--plain",
+                    *args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env={**os.environ, **(env or {})},
+            )
 
     @contextmanager
     def running(self, *args: str) -> Iterator[subprocess.Popen[str]]:

@@ -1,0 +1,197 @@
+"""A scripted model server for real agent CLIs, on 127.0.0.1 only (run inside a loopback-only
+network namespace). It speaks the Anthropic Messages API (streaming and not) as Claude Code
+calls it: a prompt that carries an orchestrate marker is answered with one call of the `Bash`
+tool that appends the report block the prompt asks for; the tool's result with a short text.
+Every prompt it is given is logged as a JSON line, so that tests can count deliveries.
+
+Usage: python model_server.py PORT LOG
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import re
+import shlex
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MARKER = re.compile(r"\[orchestrate [A-Za-z0-9][A-Za-z0-9_.-]* #\d+(?: fields)?\]")
+_ids = itertools.count(1)
+
+
+def _texts(content: Any) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    return [
+        b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"
+    ]
+
+
+def report_command(prompt: str, marker: str) -> str | None:
+    """The shell line an obedient agent runs: append the block the prompt asks for. The header
+    is the one naming the marker's task (the context also holds CLAUDE.md and its examples)."""
+    task = marker.split()[1]
+    ref = task if task.upper().startswith("TODO-") else f"TODO-{task}"
+    header = next(
+        (
+            ln
+            for ln in prompt.splitlines()
+            if re.match(rf"^#{{2,4}} {re.escape(ref)}: COMPLETED", ln)
+        ),
+        None,
+    )
+    if header is None:
+        return None
+    after = prompt[prompt.index(header) + len(header) :].split("\n\n", 1)[0]
+    fields = [m.group(1) for m in re.finditer(r"^\*\*([^*]+)\*\*:", after, re.M)]
+    lines = [header, *(f"**{name}**: done by a real CLI" for name in fields), ""]
+    return "printf '%s\\n' " + " ".join(shlex.quote(line) for line in lines) + " >> CLAUDE.md"
+
+
+class Handler(BaseHTTPRequestHandler):
+    log_path = ""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self._json({})
+
+    def do_POST(self) -> None:
+        # The CLI may go away mid-answer (a test killed it): nothing to report then.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._answer()
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if "count_tokens" in self.path:
+            self._json({"input_tokens": 10})
+            return
+        turns = [m for m in body.get("messages", []) if m.get("role") in ("user", "assistant")]
+        content = turns[-1].get("content") if turns else ""
+        is_result = isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+        )
+        blocks: list[dict[str, Any]]
+        stop = "end_turn"
+        prompt = "\n".join(_texts(content))
+        mark = MARKER.search(prompt) if not is_result else None
+        if mark and body.get("tools"):
+            self._log({"event": "prompt", "marker": mark.group(0), "chars": len(prompt)})
+            if "TAKE YOUR TIME" in prompt:
+                time.sleep(6)  # a long piece of work, for tests that interrupt it
+            command = report_command(prompt, mark.group(0))
+            if command:
+                blocks = [
+                    {
+                        "type": "tool_use",
+                        "id": f"toolu_{next(_ids)}",
+                        "name": "Bash",
+                        "input": {"command": command, "description": "Append the report"},
+                    }
+                ]
+                stop = "tool_use"
+            else:
+                blocks = [{"type": "text", "text": "Nothing to report."}]
+        elif is_result:
+            self._log({"event": "tool-result"})
+            blocks = [{"type": "text", "text": "Done: the report is on the board."}]
+        else:
+            blocks = [{"type": "text", "text": "Task"}]
+        if body.get("stream"):
+            self._stream(blocks, stop)
+        else:
+            self._json(
+                {
+                    "id": f"msg_{next(_ids)}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body.get("model", "model"),
+                    "content": blocks,
+                    "stop_reason": stop,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 1, "output_tokens": 1},
+                }
+            )
+
+    def _json(self, obj: Any) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, blocks: list[dict[str, Any]], stop: str) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.end_headers()
+
+        def event(name: str, obj: dict[str, Any]) -> None:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(obj)}\n\n".encode())
+            self.wfile.flush()
+
+        event(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": f"msg_{next(_ids)}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "model",
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 1, "output_tokens": 1},
+                },
+            },
+        )
+        for index, block in enumerate(blocks):
+            if block["type"] == "text":
+                start = {"type": "text", "text": ""}
+                delta = {"type": "text_delta", "text": block["text"]}
+            else:
+                start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+            event(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+            )
+            event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+            event("content_block_stop", {"type": "content_block_stop", "index": index})
+        event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": 1},
+            },
+        )
+        event("message_stop", {"type": "message_stop"})
+
+
+def main() -> None:
+    Handler.log_path = sys.argv[2]
+    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

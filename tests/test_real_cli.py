@@ -1,0 +1,246 @@
+"""The real Claude Code, driven by the daemon, offline.
+
+The pinned CLI is installed from npm into a cache the tests reuse (.cache/agent-clis/).
+The tmux server and the scripted model server run in a network namespace that has loopback
+alone, so nothing the CLI tries reaches past 127.0.0.1. Where npm or the namespace cannot be
+had, these tests skip and say why; everything else still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, Workspace, wait_until
+
+CLAUDE = ("@anthropic-ai/claude-code", "2.1.330", "claude")
+CACHE = REPO / ".cache" / "agent-clis"
+PORT = 8765
+KEY = "sk-ant-test-0000000000000000000000000000"
+SERVER = Path(__file__).parent / "realcli" / "model_server.py"
+
+
+def install(package: str, version: str, binary: str) -> Path:
+    target = CACHE / f"{binary}-{version}"
+    path = target / "node_modules" / ".bin" / binary
+    if path.exists():
+        return path
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    result = subprocess.run(
+        [
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(target),
+            f"{package}@{version}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0 or not path.exists():
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        pytest.skip(f"npm could not install {package}@{version}: {tail[0]}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def claude_bin() -> Path:
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("a loopback-only network namespace needs root, unshare and ip")
+    if subprocess.run(["unshare", "-n", "true"], check=False).returncode != 0:
+        pytest.skip("unshare -n is not permitted here")
+    return install(*CLAUDE)
+
+
+@pytest.fixture
+def offline(workspace: Workspace, claude_bin: Path) -> Iterator[Path]:
+    """tmux and the model server in a loopback-only namespace; yields the server's log."""
+    ws = workspace
+    subprocess.run(
+        [
+            "unshare",
+            "-n",
+            "sh",
+            "-c",
+            f"ip link set lo up && exec tmux -L {ws.socket} -f /dev/null new-session -d "
+            f"-s orch-test -x 200 -y 50 -c {ws.root}",
+        ],
+        check=True,
+    )
+    tmux_pid = subprocess.run(
+        ["tmux", "-L", ws.socket, "display-message", "-p", "#{pid}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    log = ws.root / "model-server.jsonl"
+    server = subprocess.Popen(
+        ["nsenter", "-t", tmux_pid, "-n", sys.executable, str(SERVER), str(PORT), str(log)]
+    )
+
+    def listening() -> bool:
+        probe = f"import socket; socket.create_connection(('127.0.0.1', {PORT}), 1)"
+        return (
+            subprocess.run(
+                ["nsenter", "-t", tmux_pid, "-n", sys.executable, "-c", probe],
+                capture_output=True,
+                check=False,
+            ).returncode
+            == 0
+        )
+
+    try:
+        wait_until(listening, 20, "the model server")
+        # nothing in the namespace reaches past loopback
+        outside = subprocess.run(
+            ["nsenter", "-t", tmux_pid, "-n", "ip", "route"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert outside.strip() == ""
+        yield log
+    finally:
+        server.kill()
+        server.wait()
+
+
+def claude_home(ws: Workspace) -> Path:
+    """A fresh HOME with Claude Code's first-run dialogs answered (AGENT_CLIS.md)."""
+    home = ws.root.parent / "claude-home"
+    (home / ".claude").mkdir(parents=True, exist_ok=True)
+    (home / ".claude.json").write_text(
+        json.dumps(
+            {
+                "hasCompletedOnboarding": True,
+                "lastOnboardingVersion": CLAUDE[1],
+                "lastReleaseNotesSeen": CLAUDE[1],
+                "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
+                "projects": {str(ws.root): {"hasTrustDialogAccepted": True, "allowedTools": []}},
+            }
+        )
+    )
+    (home / ".claude" / "settings.json").write_text(
+        json.dumps({"skipDangerousModePermissionPrompt": True})
+    )
+    return home
+
+
+def configure(ws: Workspace, claude: Path, bypass: bool = True, restart: bool = False) -> None:
+    env = {
+        "HOME": str(claude_home(ws)),
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{PORT}",
+        "ANTHROPIC_API_KEY": KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+    }
+    if bypass:
+        env["IS_SANDBOX"] = "1"  # root may skip permissions only in a sandbox
+    command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {claude}"
+    # Claude Code 2.1.330 starts in "auto mode", which approves commands by itself;
+    # "manual" asks a person, as older versions did by default.
+    command += " --dangerously-skip-permissions" if bypass else " --permission-mode manual"
+    ws.write_config(
+        {"claude": {"window": 3, "command": command, "profile": "claude", "restart": restart}}
+    )
+
+
+def prompts(log: Path) -> Counter[str]:
+    if not log.exists():
+        return Counter()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    return Counter(r["marker"] for r in records if r["event"] == "prompt")
+
+
+def test_claude_code_completes_a_chained_queue_each_prompt_submitted_once(
+    workspace: Workspace, offline: Path, claude_bin: Path
+) -> None:
+    ws = workspace
+    configure(ws, claude_bin)
+    big = "\n".join(
+        f"Step {i}: keep `x; $HOME \"quoted\" 'single'` as it is; Enter; C-c;" for i in range(80)
+    )
+    assert len(big.encode()) >= 4096
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "CC-1", "agent": "claude", "prompt": "Append the report.", "report": ["Tests"]},
+            {
+                "id": "CC-2",
+                "agent": "claude",
+                "prompt": big,
+                "after": ["CC-1"],
+                "report": ["Notes"],
+            },
+        ],
+    )
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert ws.statuses() == {"CC-1": "done", "CC-2": "done"}
+    assert prompts(offline) == Counter({"[orchestrate CC-1 #1]": 1, "[orchestrate CC-2 #1]": 1})
+    board = ws.board.read_text()
+    assert "### TODO-CC-2: COMPLETED ✅\n**Date**: done by a real CLI" in board
+    assert "**Notes**: done by a real CLI" in board
+    records = [json.loads(line) for line in offline.read_text().splitlines()]
+    assert any(r["event"] == "prompt" and r["chars"] > 4096 for r in records)
+
+
+def test_claude_code_permission_dialog_is_detected_and_left_alone(
+    workspace: Workspace, offline: Path, claude_bin: Path
+) -> None:
+    ws = workspace
+    configure(ws, claude_bin, bypass=False)
+    ws.write_queue("q.yaml", [{"id": "PD-1", "agent": "claude", "prompt": "Append the report."}])
+    with ws.running():
+        wait_until(
+            lambda: "claude waits for a person" in ws.cli("logs").stdout,
+            120,
+            "the permission dialog",
+        )
+        assert ws.status()["agents"][0]["state"] == "waiting-for-input"
+        assert prompts(offline) == Counter({"[orchestrate PD-1 #1]": 1})
+        records = [json.loads(line) for line in offline.read_text().splitlines()]
+        assert not any(r["event"] == "tool-result" for r in records)  # nobody approved it
+        assert ws.statuses() == {"PD-1": "dispatched"}
+    assert "TODO-PD-1" not in ws.board.read_text()
+
+
+def test_claude_code_killed_is_gone_and_restarted_with_its_task(
+    workspace: Workspace, offline: Path, claude_bin: Path
+) -> None:
+    ws = workspace
+    configure(ws, claude_bin, restart=True)
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "KR-1", "agent": "claude", "prompt": "TAKE YOUR TIME, then append the report."},
+        ],
+    )
+    with ws.running():
+        wait_until(lambda: prompts(offline)["[orchestrate KR-1 #1]"] == 1, 120, "KR-1 sent")
+        pid = subprocess.run(
+            ["tmux", "-L", ws.socket, "display-message", "-p", "-t", "orch-test:3", "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        subprocess.run(["kill", "-9", pid], check=True)
+        wait_until(lambda: ws.statuses() == {"KR-1": "done"}, 180, "KR-1 done after a restart")
+    assert prompts(offline) == Counter({"[orchestrate KR-1 #1]": 1, "[orchestrate KR-1 #2]": 1})
+    log = ws.cli("logs").stdout
+    assert "claude is gone (its program exited)" in log and "(restart 1;" in log
