@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .validation import kill_group
+from .validation import kill_group, start_command
 
 # The events a person wants to hear about.
 NOTIFY_KINDS = frozenset(
@@ -88,14 +88,8 @@ class Notifier:
 
     def _run(self, command: str, data: bytes) -> str:
         try:
-            proc = subprocess.Popen(
-                command,
-                shell=True,
-                cwd=self.workdir,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
+            proc = start_command(
+                command, self.workdir, subprocess.PIPE, subprocess.DEVNULL, subprocess.PIPE
             )
         except OSError as exc:
             return f"could not start: {exc}"

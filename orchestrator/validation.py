@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .state import ValidationDone
 
@@ -93,14 +94,8 @@ class Validator:
                     if self._stopping.is_set():
                         return
                     try:
-                        proc = subprocess.Popen(
-                            command,
-                            shell=True,
-                            cwd=self.workdir,
-                            stdin=subprocess.DEVNULL,
-                            stdout=out,
-                            stderr=subprocess.STDOUT,
-                            start_new_session=True,
+                        proc = start_command(
+                            command, self.workdir, subprocess.DEVNULL, out, subprocess.STDOUT
                         )
                     except OSError as exc:
                         failure = f"could not start: {exc}"
@@ -147,6 +142,22 @@ class Validator:
         tail: str,
     ) -> None:
         self.post(ValidationDone(task_id, attempt, False, summary, str(log), command, code, tail))
+
+
+def start_command(
+    command: str, workdir: Path, stdin: Any, stdout: Any, stderr: Any
+) -> subprocess.Popen[bytes]:
+    """Start an operator's command (from a queue file or orchestrate.yaml) through the shell,
+    in the workspace, in a process group of its own so that `kill_group` reaches all of it."""
+    return subprocess.Popen(
+        command,
+        shell=True,
+        cwd=workdir,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+    )
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
