@@ -77,6 +77,9 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path.rstrip("/").endswith("/responses"):
+            self._responses(body)
+            return
         if "count_tokens" in self.path:
             self._json({"input_tokens": 10})
             return
@@ -126,6 +129,81 @@ class Handler(BaseHTTPRequestHandler):
                     "usage": {"input_tokens": 1, "output_tokens": 1},
                 }
             )
+
+    # ------------------------------------------------------------------ OpenAI Responses (Codex)
+
+    def _responses(self, body: dict[str, Any]) -> None:
+        items = body.get("input") or []
+        last = items[-1] if items else {}
+        is_result = isinstance(last, dict) and last.get("type") == "function_call_output"
+        prompt = ""
+        if isinstance(last, dict) and last.get("type") == "message":
+            prompt = "\n".join(
+                c.get("text", "") for c in last.get("content") or [] if isinstance(c, dict)
+            )
+        mark = MARKER.search(prompt) if not is_result else None
+        output: list[dict[str, Any]]
+        if mark and body.get("tools"):
+            self._log({"event": "prompt", "marker": mark.group(0), "chars": len(prompt)})
+            if "TAKE YOUR TIME" in prompt:
+                time.sleep(6)
+            command = report_command(prompt, mark.group(0)) or "true"
+            n = next(_ids)
+            output = [
+                {
+                    "type": "function_call",
+                    "id": f"fc_{n}",
+                    "call_id": f"call_{n}",
+                    "name": "exec_command",
+                    "arguments": json.dumps({"cmd": command}),
+                    "status": "completed",
+                }
+            ]
+        else:
+            if is_result:
+                self._log({"event": "tool-result"})
+            text = "Done: the report is on the board." if is_result else '{"title": "Task"}'
+            output = [
+                {
+                    "type": "message",
+                    "id": f"msg_{next(_ids)}",
+                    "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            ]
+        response = {
+            "id": f"resp_{next(_ids)}",
+            "object": "response",
+            "model": "model",
+            "status": "completed",
+            "output": output,
+            "usage": {
+                "input_tokens": 1,
+                "output_tokens": 1,
+                "total_tokens": 2,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            },
+        }
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+
+        def event(obj: dict[str, Any]) -> None:
+            self.wfile.write(f"event: {obj['type']}\ndata: {json.dumps(obj)}\n\n".encode())
+            self.wfile.flush()
+
+        event(
+            {
+                "type": "response.created",
+                "response": {**response, "status": "in_progress", "output": []},
+            }
+        )
+        for index, item in enumerate(output):
+            event({"type": "response.output_item.added", "output_index": index, "item": item})
+            event({"type": "response.output_item.done", "output_index": index, "item": item})
+        event({"type": "response.completed", "response": response})
 
     def _json(self, obj: Any) -> None:
         data = json.dumps(obj).encode()
