@@ -451,10 +451,11 @@ class Daemon:
         )
 
     def _dispatch(self, action: st.Dispatch) -> None:
-        now = self.clock()
         with self.store.transaction():
-            self.store.record_attempt(action.task_id, action.attempt, action.agent, SENDING, now)
-            self._apply(action, now)
+            self.store.record_attempt(
+                action.task_id, action.attempt, action.agent, SENDING, self.clock()
+            )
+            self._perform([action])
             self._journal(
                 "dispatch",
                 f"{action.task_id} -> {action.agent} (attempt {action.attempt})",
@@ -540,10 +541,18 @@ class Daemon:
                 self._follow_up(action)
 
     def _perform(self, actions: Iterable[st.Action]) -> None:
-        """Record and apply state actions (inside the caller's transaction)."""
-        now = self.clock()
+        """Record and apply state actions (inside the caller's transaction).
+
+        The batch is folded once (one copy of the task map, however many actions: a queue
+        of thousands of tasks loads in one pass) and each task it touched is saved once.
+        """
+        actions = list(actions)
+        before = self.state
+        self.state = st.fold(before, actions, self.clock())
+        for task_id in {t for action in actions for t in _touched(action)}:
+            if before.tasks.get(task_id) != self.state.tasks.get(task_id):
+                self.store.save_task(self.state.tasks[task_id])
         for action in actions:
-            self._apply(action, now)
             if isinstance(action, st.AddTask):
                 extra = f" ({action.reason})" if action.reason else ""
                 self._journal(
@@ -565,13 +574,6 @@ class Daemon:
                 self._journal(action.kind, action.message, task=action.task_id)
             elif isinstance(action, st.RememberOrphan):
                 self.store.remember_orphan(action.ref, action.status)
-
-    def _apply(self, action: st.Action, now: float) -> None:
-        before = self.state
-        self.state = st.apply(self.state, action, now)
-        for task_id in _touched(action):
-            if before.tasks.get(task_id) != self.state.tasks.get(task_id):
-                self.store.save_task(self.state.tasks[task_id])
 
     # ------------------------------------------------------------------ output
 

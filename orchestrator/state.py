@@ -261,11 +261,6 @@ Action = (
 # --------------------------------------------------------------------------- folding
 
 
-def apply(state: State, action: Action, now: float) -> State:
-    """The state after one action (pure)."""
-    return fold(state, (action,), now)
-
-
 def fold(state: State, actions: Iterable[Action], now: float) -> State:
     """The state after a sequence of actions (pure; one copy of the task map)."""
     tasks = dict(state.tasks)
