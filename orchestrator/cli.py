@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -249,11 +250,10 @@ def status(
     root = _root(ctx)
     settings = config.load_settings(root)
     state, windows, details, running = _snapshot(root)
-    snap = snapshot(state, settings.session, root, time.time(), windows, {})
-    agents = tuple(
-        type(a)(a.name, details.get(a.name, a.state), a.task, a.window) for a in snap.agents
-    )
-    snap = type(snap)(**{**snap.__dict__, "agents": agents, "running": running})
+    snap = snapshot(state, settings.session, root, time.time(), windows, {}, running)
+    # The agents' states are the daemon's last word (or "daemon stopped"), not recomputed.
+    agents = tuple(replace(a, state=details.get(a.name, a.state)) for a in snap.agents)
+    snap = replace(snap, agents=agents)
     if as_json:
         typer.echo(json.dumps(status_json(snap), ensure_ascii=False, indent=2))
         return

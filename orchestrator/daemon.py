@@ -26,7 +26,7 @@ from .errors import ConfigError, TmuxError
 from .lock import Lock
 from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
 from .panes import AgentPanes
-from .prompt import marker, render, render_followup
+from .prompt import label, marker, render, render_followup
 from .queueset import merge_queues, read_all
 from .screen import BUSY, RATE_LIMITED, WAITING, Reading
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
@@ -59,7 +59,6 @@ CONTROL_FILE = "control"  # touched by the CLI after it queued a command in the 
 class Timing:
     tick: float = 1.0  # how often agents' panes are polled and the board re-checked
     settle: float = 0.25  # how long an unterminated block at the board's end may grow
-    submit_gap: float = 0.2  # between the paste and Enter (AGENT_CLIS.md: 0.1-0.3 s)
 
 
 @dataclass(frozen=True)
@@ -109,15 +108,12 @@ class Daemon:
         lock = Lock(self.settings.state_dir / "daemon.lock")
         lock.acquire()
         self.store = Store(self.settings.state_dir / "state.db")
-        self.courier = Courier(
-            self.tmux, self.store, self.clock, self.sleep, self.timing.submit_gap, self.faults
-        )
+        self.courier = Courier(self.tmux, self.store, self.clock, self.sleep, self.faults)
         self.agents = AgentPanes(
             self.tmux,
             self.settings,
             self.store,
             lambda kind, message, agent: self._journal(kind, message, agent=agent),
-            self.clock,
         )
         self.notifier = Notifier(self.settings.notify, self.settings.workdir, self.events.put)
         self.validator = Validator(
@@ -346,7 +342,7 @@ class Daemon:
         text still in the input box of an agent that is not busy gets Enter once more, never
         blind; past CONFIRM_WITHIN the delivery is journaled as unconfirmed."""
         sent = self.unconfirmed[agent]
-        label = f"{sent.task} #{sent.n}" + ("" if sent.kind == PROMPT else " fields")
+        name = label(sent.task, sent.n, sent.kind)
         task = self.state.tasks.get(sent.task)
         if task is None or task.status != st.DISPATCHED or task.attempts != sent.n:
             del self.unconfirmed[agent]  # it moved on (a report came): the text was taken
@@ -362,12 +358,12 @@ class Daemon:
                 try:
                     self.tmux.press_enter(self.agents.panes[agent])
                 except TmuxError as exc:
-                    self._journal("tmux-error", f"{label}: {exc}", task=sent.task, agent=agent)
+                    self._journal("tmux-error", f"{name}: {exc}", task=sent.task, agent=agent)
                     return
                 self.unconfirmed[agent] = replace(sent, pressed_again=True)
                 self._journal(
                     "resubmitted",
-                    f"{label}: still in {agent}'s input box: pressed Enter once more",
+                    f"{name}: still in {agent}'s input box: pressed Enter once more",
                     task=sent.task,
                     agent=agent,
                 )
@@ -376,7 +372,7 @@ class Daemon:
             del self.unconfirmed[agent]
             self._journal(
                 "unconfirmed",
-                f"{label}: {agent}'s screen has not shown that it took the text "
+                f"{name}: {agent}'s screen has not shown that it took the text "
                 f"within {CONFIRM_WITHIN:.0f}s; look at window "
                 f"{self.agents.windows.get(agent, '?')}",
                 task=sent.task,
@@ -389,7 +385,8 @@ class Daemon:
         self.screens[agent] = reading.state
         if reading.state == before or (before is None and reading.state not in NEEDS_NOTICE):
             return
-        holding = next((a.task for a in self.state.agents if a.name == agent), None)
+        current = self.state.agent(agent)
+        holding = current.task if current else None
         if reading.state == WAITING and self.agents.config(agent).on_permission == "approve":
             keys = self.agents.profile(agent).approve
             try:
@@ -472,27 +469,25 @@ class Daemon:
         self._send(action.task_id, action.attempt, FIELDS, action.agent)
 
     def _requeue(self, task_id: str, agent: str, reason: str) -> None:
+        """The text did not reach the agent: the task goes back, the agent must settle again."""
+        actions: list[st.Action] = [st.Requeue(task_id, reason)]
+        current = self.state.agent(agent)
+        if current is not None and current.ready:
+            actions.append(st.SetPresence(agent, current.present, False, current.running))
         with self.store.transaction():
-            self._perform([st.Requeue(task_id, reason)])
+            self._perform(actions)
         self.agents.unsettle(agent)
-        self._handle(
-            st.AgentsSeen(
-                frozenset(a.name for a in self.state.agents if a.present),
-                frozenset(a.name for a in self.state.agents if a.ready and a.name != agent),
-            ),
-            dispatch=False,
-        )
 
     def _recover_attempts(self) -> None:
         """Resolve sends that a crash interrupted: never lost, never sent twice."""
         for attempt in self.store.unfinished_attempts():
             task = self.state.tasks.get(attempt.task)
-            label = f"{attempt.task} #{attempt.n}"
+            name = label(attempt.task, attempt.n, attempt.kind)
             if task is None or task.status != st.DISPATCHED or task.attempts != attempt.n:
                 self.courier.settle(attempt.task, attempt.n, attempt.kind)
                 state = task.status if task else "unknown"
                 self._journal(
-                    "recovered", f"{label}: no longer in flight ({state})", task=attempt.task
+                    "recovered", f"{name}: no longer in flight ({state})", task=attempt.task
                 )
                 continue
             # A restart finds agents running already: their program counts, not the settle.
@@ -501,7 +496,7 @@ class Daemon:
                 self.courier.settle(attempt.task, attempt.n, attempt.kind)
                 self._requeue(attempt.task, attempt.agent, "agent not ready after restart")
                 self._journal(
-                    "recovered", f"{label}: agent not ready, back in the queue", task=attempt.task
+                    "recovered", f"{name}: agent not ready, back in the queue", task=attempt.task
                 )
                 continue
             self._recover(attempt, task, pane)
@@ -509,7 +504,9 @@ class Daemon:
     def _recover(self, attempt: Attempt, task: st.TaskState, pane: str) -> None:
         text = self._text(task, attempt.n, attempt.kind, attempt.agent)
         try:
-            outcome = self.courier.recover(attempt, pane, text)
+            outcome = self.courier.recover(
+                attempt, pane, text, self.agents.profile(attempt.agent).gap
+            )
         except TmuxError as exc:
             self._requeue(attempt.task, attempt.agent, f"recovery failed: {exc}")
             return
@@ -621,9 +618,8 @@ class Daemon:
             self.clock(),
             self.agents.windows,
             self.agents.details,
+            running,
         )
-        if not running:
-            snap = type(snap)(**{**snap.__dict__, "running": False})
         self.view.update(snap)
         agents = json.dumps([a.__dict__ for a in snap.agents], ensure_ascii=False)
         if agents != self.last_agents:

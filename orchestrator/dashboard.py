@@ -131,6 +131,7 @@ def snapshot(
     now: float,
     windows: dict[str, str],
     details: dict[str, str],
+    running: bool = True,
 ) -> Snapshot:
     tasks = sorted(state.tasks.values(), key=lambda t: t.order)
     return Snapshot(
@@ -147,6 +148,7 @@ def snapshot(
             )
             for a in state.agents
         ),
+        running=running,
     )
 
 

@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .prompt import last_line, marker
+from .prompt import label, last_line, marker
 from .store import PASTED, SENDING, SENT, Attempt, Store
 from .tmux import Tmux
 
@@ -60,20 +60,16 @@ class Courier:
         store: Store,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
-        gap: float,
         faults: Faults,
     ) -> None:
         self.tmux = tmux
         self.store = store
         self.clock = clock
         self.sleep = sleep
-        self.gap = gap
         self.faults = faults
 
-    def send(
-        self, task: str, n: int, kind: str, pane: str, text: str, gap: float | None = None
-    ) -> None:
-        """Paste, wait the gap, press Enter; commit the stage after each step.
+    def send(self, task: str, n: int, kind: str, pane: str, text: str, gap: float) -> None:
+        """Paste, wait `gap` (the agent profile's), press Enter; commit the stage after each step.
 
         Raises TmuxError if the pane cannot take it; the stage then says how far it got.
         """
@@ -83,7 +79,7 @@ class Courier:
         with self.store.transaction():
             self.store.set_stage(task, n, PASTED, self.clock(), kind)
         self.faults.reached("pasted")
-        self.sleep(self.gap if gap is None else gap)
+        self.sleep(gap)
         self.tmux.press_enter(pane)
         self.faults.reached("entered")
         self.settle(task, n, kind)
@@ -92,9 +88,9 @@ class Courier:
         with self.store.transaction():
             self.store.set_stage(task, n, SENT, self.clock(), kind)
 
-    def recover(self, attempt: Attempt, pane: str, text: str) -> Sent:
+    def recover(self, attempt: Attempt, pane: str, text: str, gap: float) -> Sent:
         """Resolve a send that a crash interrupted, from its stage and the screen."""
-        label = f"{attempt.task} #{attempt.n}" + ("" if attempt.kind == "prompt" else " fields")
+        name = label(attempt.task, attempt.n, attempt.kind)
         mark = marker(attempt.task, attempt.n, attempt.kind)
         screen = self.tmux.capture(pane, history=2000)
         if mark in screen:
@@ -108,11 +104,11 @@ class Courier:
             else:
                 outcome = "had been submitted"
             self.settle(attempt.task, attempt.n, attempt.kind)
-            return Sent("recovered", f"{label}: {outcome}")
+            return Sent("recovered", f"{name}: {outcome}")
         if attempt.stage == SENDING:
-            self.send(attempt.task, attempt.n, attempt.kind, pane, text)
-            return Sent("recovered", f"{label}: never reached {attempt.agent}: sent it now")
+            self.send(attempt.task, attempt.n, attempt.kind, pane, text, gap)
+            return Sent("recovered", f"{name}: never reached {attempt.agent}: sent it now")
         self.settle(attempt.task, attempt.n, attempt.kind)
         return Sent(
-            "unconfirmed", f"{label}: pasted before the restart, not visible now: assumed submitted"
+            "unconfirmed", f"{name}: pasted before the restart, not visible now: assumed submitted"
         )

@@ -46,13 +46,11 @@ class AgentPanes:
         settings: Settings,
         store: Store,
         journal: Callable[[str, str, str], None],
-        clock: Callable[[], float],
     ) -> None:
         self.tmux = tmux
         self.settings = settings
         self.store = store
         self.journal = journal  # (kind, message, agent)
-        self.clock = clock
         self.panes: dict[str, str] = {}  # agent -> pane id
         self.windows: dict[str, str] = {}  # agent -> "index:name"
         self.details: dict[str, str] = {}  # agent -> why it cannot take a prompt, for people
@@ -101,13 +99,11 @@ class AgentPanes:
         names = list(names)
         panes = self.tmux.panes()
         # A pane that vanished took its program with it, whatever runs in a new window now.
-        lost = {n for n in names if self.panes.get(n) not in panes}
+        lost = [n for n in names if self.panes.get(n) not in panes]
         if lost:
             for name in lost:
-                self.programs.discard(name)
-                self.program_since.pop(name, None)
-                self.first_idle.pop(name, None)
-            self._repair(names, panes)
+                self._forget(name)
+            self._repair(lost, now)
             panes = self.tmux.panes()
         present, ready, activity, readings = set(), set(), {}, {}
         for name in names:
@@ -120,9 +116,7 @@ class AgentPanes:
             if info is not None and not info.dead:
                 present.add(name)
             if detail:  # gone, or a shell: the program is not (or no longer) running
-                self.programs.discard(name)
-                self.program_since.pop(name, None)
-                self.first_idle.pop(name, None)
+                self._forget(name)
                 self._restart(name, now, info)
                 continue
             self.programs.add(name)
@@ -148,16 +142,18 @@ class AgentPanes:
         running = frozenset(n for n in names if n in self.programs and n not in lost)
         return Seen(frozenset(present), frozenset(ready), activity, readings, running)
 
-    def _repair(self, names: list[str], panes: dict[str, PaneInfo]) -> None:
+    def _forget(self, name: str) -> None:
+        """Its program is gone (or must prove itself again): forget what it showed."""
+        self.programs.discard(name)
+        self.program_since.pop(name, None)
+        self.first_idle.pop(name, None)
+
+    def _repair(self, lost: list[str], now: float) -> None:
         """For each agent whose pane vanished: find its window again if someone reopened it;
         else, with `restart: true`, recreate it running its command (and the session, if tmux
         itself went away). The others stay gone until they come back."""
-        missing = [self.config(n) for n in names if self.panes.get(n) not in panes]
-        if not missing:
-            return
         session = self.tmux.session_id(self.settings.session)
-        now = self.clock()
-        for agent in missing:
+        for agent in (self.config(n) for n in lost):
             pane = self.tmux.find_window(session, agent.window) if session else None
             if pane is not None:
                 self.panes[agent.name] = pane

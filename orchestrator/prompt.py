@@ -19,6 +19,11 @@ def marker(task_id: str, attempt: int, kind: str = "prompt") -> str:
     return f"[orchestrate {task_id} #{attempt}{suffix}]"
 
 
+def label(task_id: str, attempt: int, kind: str = "prompt") -> str:
+    """How the journal names a delivery: `AUTO-001 #2`, or `AUTO-001 #2 fields`."""
+    return f"{task_id} #{attempt}" + ("" if kind == "prompt" else f" {kind}")
+
+
 def report_header(task_id: str) -> str:
     ref = task_id if task_id.upper().startswith("TODO-") else f"TODO-{task_id}"
     return f"### {ref}: COMPLETED ✅"

@@ -386,10 +386,7 @@ def can_progress(state: State) -> bool:
     usable = {a.name for a in state.agents if a.present and not a.paused}
     if not usable:
         return False
-    return any(
-        (t.pinned or t.task.agent) in usable or (t.pinned is None and t.task.agent == ANY_AGENT)
-        for t in ready(state)
-    )
+    return any(_eligible(t, name) for t in ready(state) for name in usable)
 
 
 def all_done(state: State) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import yamlsrc
 from .config import PROFILES, Agent, ProfileModel, validate_model
+from .prompt import last_line
 
 IDLE = "idle"
 BUSY = "busy"
@@ -119,7 +120,7 @@ def _reset_time(screen: str, profile: Profile) -> str | None:
 
 def classify(screen: str, profile: Profile) -> Reading:
     """The state an agent's visible screen shows. Pure."""
-    bottom = next((line for line in reversed(screen.splitlines()) if line.strip()), "")
+    bottom = last_line(screen)
     placeholder = _first(profile.pending, screen) is not None
     for state, patterns in (
         (WAITING, profile.waiting),
