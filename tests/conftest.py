@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,6 +132,29 @@ class Workspace:
                     if record["event"] == "received":
                         records.append(record)
         return records
+
+    def markers(self) -> Counter[str]:
+        """How many times each prompt marker reached the simulated agents."""
+        return Counter(r["marker"] for r in self.received())
+
+    def kill_agent(self, window: str) -> None:
+        """Kill the program of an agent's window with SIGKILL, as a crash would."""
+        pid = subprocess.run(
+            [
+                "tmux",
+                "-L",
+                self.socket,
+                "display-message",
+                "-p",
+                "-t",
+                f"orch-test:{window}",
+                "#{pane_pid}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        subprocess.run(["kill", "-9", pid], check=True)
 
     def cli(
         self, *args: str, timeout: float = 60, **kwargs: Any

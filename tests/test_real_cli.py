@@ -281,13 +281,7 @@ def test_a_killed_cli_is_gone_and_restarted_with_its_task(
     )
     with ws.running():
         wait_until(lambda: prompts(offline)["[orchestrate KR-1 #1]"] == 1, 120, "KR-1 sent")
-        pid = subprocess.run(
-            ["tmux", "-L", ws.socket, "display-message", "-p", "-t", "orch-test:3", "#{pane_pid}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        subprocess.run(["kill", "-9", pid], check=True)
+        ws.kill_agent("3")
         wait_until(lambda: ws.statuses() == {"KR-1": "done"}, 180, "KR-1 done after a restart")
     assert prompts(offline) == Counter({"[orchestrate KR-1 #1]": 1, "[orchestrate KR-1 #2]": 1})
     log = ws.cli("logs").stdout

@@ -17,16 +17,12 @@ from orchestrator.lock import holder
 from .conftest import Workspace, simple_tasks, wait_until
 
 
-def markers(ws: Workspace) -> Counter[str]:
-    return Counter(r["marker"] for r in ws.received())
-
-
 def finish(ws: Workspace, ids: list[str]) -> None:
     """Run a fresh daemon to the end and check every task was delivered exactly once."""
     result = ws.cli("start", "--plain", "--exit-when-done", timeout=180)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert ws.statuses() == dict.fromkeys(ids, "done")
-    assert markers(ws) == Counter({f"[orchestrate {i} #1]": 1 for i in ids})
+    assert ws.markers() == Counter({f"[orchestrate {i} #1]": 1 for i in ids})
 
 
 RECOVERY = {
@@ -87,7 +83,7 @@ def test_restart_after_a_clean_stop_sends_nothing_again(workspace: Workspace) ->
     # The run is over; a new daemon finds everything done and sends nothing.
     again = ws.cli("start", "--plain", "--exit-when-done", timeout=60)
     assert again.returncode == 0
-    assert markers(ws) == Counter({f"[orchestrate {i} #1]": 1 for i in ids})
+    assert ws.markers() == Counter({f"[orchestrate {i} #1]": 1 for i in ids})
 
 
 def test_daemon_survives_a_sigterm_mid_run_and_resumes(workspace: Workspace) -> None:

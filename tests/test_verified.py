@@ -17,10 +17,6 @@ FAILS_ONCE = (
 )
 
 
-def markers(ws: Workspace) -> Counter[str]:
-    return Counter(r["marker"] for r in ws.received())
-
-
 def prompt_of(ws: Workspace, mark: str) -> str:
     return next(str(r["text"]) for r in ws.received() if r["marker"] == mark)
 
@@ -35,7 +31,7 @@ def test_a_check_that_fails_once_ends_done_after_two_attempts(workspace: Workspa
     assert task["status"] == "done" and task["attempts"] == 2
     assert task["validation"] == "2/2 passed"
     assert task["log"].endswith(".orchestrate/logs/V-000-2.log")
-    assert markers(ws) == Counter({"[orchestrate V-000 #1]": 1, "[orchestrate V-000 #2]": 1})
+    assert ws.markers() == Counter({"[orchestrate V-000 #1]": 1, "[orchestrate V-000 #2]": 1})
     second = prompt_of(ws, "[orchestrate V-000 #2]")
     assert "This is attempt #2 of this task." in second
     assert f"    {FAILS_ONCE}\nexited with code 101." in second
@@ -74,7 +70,7 @@ def test_a_check_that_always_fails_fails_the_task_and_blocks_its_dependents(
     by_id = {t["id"]: t for t in ws.status()["tasks"]}
     assert by_id["BASE"]["attempts"] == 3  # retries + 1
     assert by_id["LAST"]["blocked_by"] == "BASE"
-    sent = markers(ws)
+    sent = ws.markers()
     assert sent == Counter(
         {
             "[orchestrate BASE #1]": 1,
@@ -112,7 +108,7 @@ def test_retry_on_a_running_daemon_unblocks_the_chain(workspace: Workspace) -> N
         # the simulated agent blocks GATE every time: it ends blocked again, with attempt 2
         wait_until(lambda: ws.status()["tasks"][0]["attempts"] == 2, 60)
         wait_until(lambda: ws.statuses()["GATE"] == "blocked", 60)
-    assert markers(ws) == Counter({"[orchestrate GATE #1]": 1, "[orchestrate GATE #2]": 1})
+    assert ws.markers() == Counter({"[orchestrate GATE #1]": 1, "[orchestrate GATE #2]": 1})
 
 
 def test_retry_without_a_daemon_applies_at_the_next_start(workspace: Workspace) -> None:
@@ -167,7 +163,9 @@ def test_missing_report_fields_are_asked_for_once(workspace: Workspace) -> None:
     result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
     assert ws.statuses() == {"R-000": "done"}
-    assert markers(ws) == Counter({"[orchestrate R-000 #1]": 1, "[orchestrate R-000 #1 fields]": 1})
+    assert ws.markers() == Counter(
+        {"[orchestrate R-000 #1]": 1, "[orchestrate R-000 #1 fields]": 1}
+    )
     followup = prompt_of(ws, "[orchestrate R-000 #1 fields]")
     assert "lacks Tests." in followup and "**Tests**: ..." in followup
     assert "**Fichiers modifiés**" not in followup
@@ -208,26 +206,6 @@ def test_a_permission_dialog_is_waited_on_and_nothing_is_typed_into_it(
     assert "a: idle again" in ws.cli("logs").stdout or "a: busy again" in ws.cli("logs").stdout
 
 
-def kill_agent(ws: Workspace, window: str) -> None:
-    """Kill the agent's program (as a crash would): its window closes."""
-    pid = subprocess.run(
-        [
-            "tmux",
-            "-L",
-            ws.socket,
-            "display-message",
-            "-p",
-            "-t",
-            f"orch-test:{window}",
-            "#{pane_pid}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    subprocess.run(["kill", "-9", pid], check=True)
-
-
 def test_a_killed_agent_with_restart_is_started_again_and_gets_its_task_back(
     workspace: Workspace,
 ) -> None:
@@ -239,10 +217,10 @@ def test_a_killed_agent_with_restart_is_started_again_and_gets_its_task_back(
     (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
     ws.write_queue("q.yaml", simple_tasks("G", ["a"], 2))
     with ws.running():
-        wait_until(lambda: markers(ws)["[orchestrate G-000 #1]"] == 1, 60, "G-000 received")
-        kill_agent(ws, "a")  # mid-work: no report will come from this process
+        wait_until(lambda: ws.markers()["[orchestrate G-000 #1]"] == 1, 60, "G-000 received")
+        ws.kill_agent("a")  # mid-work: no report will come from this process
         wait_until(lambda: set(ws.statuses().values()) == {"done"}, 90, "both tasks done")
-    assert markers(ws) == Counter(
+    assert ws.markers() == Counter(
         {"[orchestrate G-000 #1]": 1, "[orchestrate G-000 #2]": 1, "[orchestrate G-001 #1]": 1}
     )
     second = prompt_of(ws, "[orchestrate G-000 #2]")
@@ -264,8 +242,8 @@ def test_a_killed_agent_without_restart_is_gone_until_a_person_brings_it_back(
     ws.write_queue("q.yaml", simple_tasks("H", ["a"], 1))
     command = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())["agents"]["a"]["command"]
     with ws.running():
-        wait_until(lambda: markers(ws)["[orchestrate H-000 #1]"] == 1, 60, "H-000 received")
-        kill_agent(ws, "a")
+        wait_until(lambda: ws.markers()["[orchestrate H-000 #1]"] == 1, 60, "H-000 received")
+        ws.kill_agent("a")
         wait_until(lambda: ws.status()["agents"][0]["state"] == "gone", 30, "the agent gone")
         assert ws.statuses() == {"H-000": "queued"}
         assert "restart" not in ws.cli("logs").stdout
@@ -276,7 +254,7 @@ def test_a_killed_agent_without_restart_is_gone_until_a_person_brings_it_back(
         )
         wait_until(lambda: ws.statuses() == {"H-000": "done"}, 60, "H-000 done")
     assert "a: found in window a" in ws.cli("logs").stdout
-    assert markers(ws) == Counter({"[orchestrate H-000 #1]": 1, "[orchestrate H-000 #2]": 1})
+    assert ws.markers() == Counter({"[orchestrate H-000 #1]": 1, "[orchestrate H-000 #2]": 1})
 
 
 def test_on_permission_approve_answers_the_dialog(workspace: Workspace) -> None:
@@ -305,7 +283,7 @@ def test_an_enter_swallowed_after_the_paste_is_pressed_once_more(workspace: Work
     result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
     assert result.returncode == 0, result.stdout[-2000:]
     assert ws.statuses() == {"E-000": "done", "E-001": "done"}
-    assert markers(ws) == Counter({"[orchestrate E-000 #1]": 1, "[orchestrate E-001 #1]": 1})
+    assert ws.markers() == Counter({"[orchestrate E-000 #1]": 1, "[orchestrate E-001 #1]": 1})
     assert result.stdout.count("still in a's input box: pressed Enter once more") == 2
     swallowed = [
         line for line in (ws.logs / "a.jsonl").read_text().splitlines() if "swallowed" in line
