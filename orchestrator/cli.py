@@ -393,6 +393,12 @@ def sim_agent(
     swallow: Annotated[
         int, typer.Option(help="Ignore this many Enters after each paste (a paste-burst guard).")
     ] = 0,
+    limit: Annotated[
+        list[str], typer.Option(help="Show a usage-limit notice when starting this task id.")
+    ] = [],  # noqa: B006
+    limit_notice: Annotated[
+        str, typer.Option(help="The usage-limit notice's words.")
+    ] = "usage limit reached · resets in 5s",
     log: Annotated[Path | None, typer.Option(help="Append what it receives (JSON lines).")] = None,
 ) -> None:
     """A simulated coding agent for tmux (used by `demo` and the tests)."""
@@ -412,6 +418,8 @@ def sim_agent(
         omit=set(omit),
         ask=set(ask),
         swallow=swallow,
+        limit=set(limit),
+        limit_notice=limit_notice,
         log=log.resolve() if log else None,
     )
     raise typer.Exit(SimAgent(options).run())

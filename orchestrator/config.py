@@ -114,6 +114,16 @@ class AgentModel(_Model):
     on_permission: Literal["wait", "approve"] = Field(
         default="wait", description="wait for a person on a permission dialog, or approve it"
     )
+    rate_limit_pause: str | int | float = Field(
+        default="15m",
+        description="how long a usage-limit notice holds the agent when it shows no reset time",
+    )
+
+    @field_validator("rate_limit_pause")
+    @classmethod
+    def _rate_limit_pause(cls, value: str | int | float) -> str | int | float:
+        parse_duration(value)
+        return value
 
 
 class ConfigModel(_Model):
@@ -218,6 +228,7 @@ class Agent:
     screen: tuple[tuple[str, tuple[str, ...]], ...] = ()
     restart: bool = False
     on_permission: str = "wait"
+    rate_limit_pause: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -375,6 +386,7 @@ def load_settings(root: Path) -> Settings:
             ),
             restart=model.restart,
             on_permission=model.on_permission,
+            rate_limit_pause=parse_duration(model.rate_limit_pause),
         )
         for name, model in cfg.agents.items()
     )

@@ -13,11 +13,12 @@ import os
 import queue
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import scheduler as sch
 from . import state as st
+from .attention import Attention, Unconfirmed
 from .board import BoardReader
 from .config import Task, agents_for, load_settings
 from .dashboard import View, snapshot, status_markdown, write_atomically
@@ -28,29 +29,12 @@ from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
 from .panes import AgentPanes
 from .prompt import label, marker, render, render_followup
 from .queueset import merge_queues, read_all
-from .screen import BUSY, RATE_LIMITED, WAITING, Reading
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
 from .tmux import Tmux
 from .validation import Validator
 from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
 
 log = logging.getLogger(__name__)
-
-NEEDS_NOTICE = frozenset({WAITING, RATE_LIMITED})
-CONFIRM_WITHIN = 10.0  # seconds for a delivery to show on the agent's screen
-
-
-@dataclass(frozen=True)
-class Unconfirmed:
-    """A text sent to an agent whose screen has not yet shown that it took it."""
-
-    task: str
-    n: int
-    kind: str
-    marker: str
-    sent: float
-    pressed_again: bool = False
-
 
 CONTROL_FILE = "control"  # touched by the CLI after it queued a command in the store
 
@@ -91,9 +75,7 @@ class Daemon:
         self.last_status = ""
         self.last_agents = ""
         self.troubles: dict[str, str] = {}
-        self.screens: dict[str, str] = {}  # the last screen state read per agent
         self.notifier: Notifier | None = None
-        self.unconfirmed: dict[str, Unconfirmed] = {}  # agent -> its last delivery
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
 
     # ------------------------------------------------------------------ life cycle
@@ -115,6 +97,7 @@ class Daemon:
             self.store,
             lambda kind, message, agent: self._journal(kind, message, agent=agent),
         )
+        self.attention = Attention(self.tmux, self.agents, self._journal)
         self.notifier = Notifier(self.settings.notify, self.settings.workdir, self.events.put)
         self.validator = Validator(
             self.settings.workdir, self.settings.state_dir / "logs", self.events.put
@@ -329,93 +312,9 @@ class Daemon:
             # Not an observation: nobody is declared gone because tmux did not answer.
             self._trouble("tmux", f"tmux: {exc}; will retry")
             return
-        for name, reading in seen.readings.items():
-            self._screen_changed(name, reading)
-        now = self.clock()
-        for name in list(self.unconfirmed):
-            self._confirm(name, seen.readings.get(name), now)
+        self.attention.look(self.state, seen.readings, self.clock())
         self.state = st.with_activity(self.state, seen.activity)
         self._handle(st.AgentsSeen(seen.present, seen.ready, seen.running), dispatch=dispatch)
-
-    def _confirm(self, agent: str, reading: Reading | None, now: float) -> None:
-        """Did the agent take the text? Busy, a dialog, or an emptied input box say yes. The
-        text still in the input box of an agent that is not busy gets Enter once more, never
-        blind; past CONFIRM_WITHIN the delivery is journaled as unconfirmed."""
-        sent = self.unconfirmed[agent]
-        name = label(sent.task, sent.n, sent.kind)
-        task = self.state.tasks.get(sent.task)
-        if task is None or task.status != st.DISPATCHED or task.attempts != sent.n:
-            del self.unconfirmed[agent]  # it moved on (a report came): the text was taken
-            return
-        if reading is not None:
-            if reading.state in (BUSY, WAITING, RATE_LIMITED):
-                del self.unconfirmed[agent]
-                return
-            if not reading.holds(sent.marker):
-                del self.unconfirmed[agent]  # the input box emptied: it was taken
-                return
-            if not sent.pressed_again:
-                try:
-                    self.tmux.press_enter(self.agents.panes[agent])
-                except TmuxError as exc:
-                    self._journal("tmux-error", f"{name}: {exc}", task=sent.task, agent=agent)
-                    return
-                self.unconfirmed[agent] = replace(sent, pressed_again=True)
-                self._journal(
-                    "resubmitted",
-                    f"{name}: still in {agent}'s input box: pressed Enter once more",
-                    task=sent.task,
-                    agent=agent,
-                )
-                return
-        if now - sent.sent > CONFIRM_WITHIN:
-            del self.unconfirmed[agent]
-            self._journal(
-                "unconfirmed",
-                f"{name}: {agent}'s screen has not shown that it took the text "
-                f"within {CONFIRM_WITHIN:.0f}s; look at window "
-                f"{self.agents.windows.get(agent, '?')}",
-                task=sent.task,
-                agent=agent,
-            )
-
-    def _screen_changed(self, agent: str, reading: Reading) -> None:
-        """Journal an agent that starts or stops needing a person, or hits a usage limit."""
-        before = self.screens.get(agent)
-        self.screens[agent] = reading.state
-        if reading.state == before or (before is None and reading.state not in NEEDS_NOTICE):
-            return
-        current = self.state.agent(agent)
-        holding = current.task if current else None
-        if reading.state == WAITING and self.agents.config(agent).on_permission == "approve":
-            keys = self.agents.profile(agent).approve
-            try:
-                self.tmux.send_keys(self.agents.panes[agent], *keys)
-            except TmuxError as exc:
-                self._journal("tmux-error", f"{agent}: could not approve: {exc}", agent=agent)
-                return
-            self._journal(
-                "approved",
-                f"{agent}: approved {reading.line!r} with {' '.join(keys)} "
-                "(on_permission: approve)",
-                task=holding,
-                agent=agent,
-            )
-        elif reading.state == WAITING:
-            self._journal(
-                WAITING,
-                f"{agent} waits for a person: {reading.line!r}; nothing is typed into it "
-                f"(tmux attach, window {self.agents.windows.get(agent, '?')})",
-                task=holding,
-                agent=agent,
-            )
-        elif reading.state == RATE_LIMITED:
-            until = f" until {reading.reset}" if reading.reset else ""
-            self._journal(
-                RATE_LIMITED, f"{agent} is rate-limited{until}: {reading.line!r}", agent=agent
-            )
-        elif before in NEEDS_NOTICE:
-            self._journal("agent", f"{agent}: {reading.state} again", agent=agent)
 
     # ------------------------------------------------------------------ delivery
 
@@ -436,8 +335,8 @@ class Daemon:
             self._requeue(task_id, agent, f"delivery failed: {exc}")
             return
         if self.agents.profile(agent).reads_screen:
-            self.unconfirmed[agent] = Unconfirmed(
-                task_id, n, kind, marker(task_id, n, kind), self.clock()
+            self.attention.expect(
+                agent, Unconfirmed(task_id, n, kind, marker(task_id, n, kind), self.clock())
             )
         what = "prompt" if kind == PROMPT else "request for missing fields"
         self._journal(

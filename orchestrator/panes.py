@@ -10,13 +10,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .config import Agent, Settings
-from .screen import IDLE, Profile, Reading, classify, profile_for
+from .limits import Limits
+from .screen import IDLE, RATE_LIMITED, Profile, Reading, classify, profile_for
 from .store import Store
 from .tmux import PaneInfo, Tmux
 
 SHELLS = frozenset(
     {"bash", "zsh", "sh", "dash", "fish", "ksh", "mksh", "tcsh", "csh", "ash", "nu", "xonsh"}
 )
+
+
+LIMITS_KEY = "rate_limits"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,11 @@ class AgentPanes:
         self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
         self.profiles: dict[str, Profile] = {}
         self.restarts: dict[str, tuple[int, float]] = {}  # agent -> (restarts, not before)
+        self.limits = Limits(store.get_meta(LIMITS_KEY), journal, self._save_limits)
+
+    def _save_limits(self, text: str) -> None:
+        with self.store.transaction():
+            self.store.set_meta(LIMITS_KEY, text)
 
     def config(self, name: str) -> Agent:
         agent = self.settings.agent(name)
@@ -129,8 +138,12 @@ class AgentPanes:
                 continue
             if name not in watched:
                 continue
-            reading = classify(self.tmux.capture(self.panes[name], history=0), profile)
+            screen = self.tmux.capture(self.panes[name], history=0)
+            reading = classify(screen, profile, self.limits.stale.get(name, 0))
             readings[name] = reading
+            if self.limits.check(name, reading, now, self.config(name).rate_limit_pause):
+                self.details[name] = RATE_LIMITED
+                continue
             if reading.state != IDLE:
                 self.details[name] = reading.state
                 continue

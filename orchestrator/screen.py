@@ -9,6 +9,7 @@ typing into it would approve a command.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -53,6 +54,7 @@ class Reading:
     reset: str | None = None  # for rate-limited: when the limit resets, as the screen says
     bottom: str = ""  # the last line with text: where an input box shows what waits in it
     placeholder: bool = False  # a "pasted text" placeholder (profile `pending`) is on screen
+    notices: int = 0  # usage-limit notices on the screen, old or new
 
     def holds(self, marker: str) -> bool:
         """Is a pasted text still waiting in the input box (not submitted)?"""
@@ -109,28 +111,52 @@ def _line_of(screen: str, match: re.Match[str]) -> str:
     return screen[start : end if end != -1 else len(screen)].strip()
 
 
-def _reset_time(screen: str, profile: Profile) -> str | None:
-    """The `reset` group of any rate-limit pattern that has one and matches."""
+_CUT = re.compile(r"(?:\d|\b(?:in|at|again|resets?|after))\s*$", re.IGNORECASE)
+
+
+def _reset_time(screen: str, match: re.Match[str], profile: Profile) -> str:
+    """What a notice says about its reset: a pattern's `reset` group, or else its line, with
+    the next line when the notice was wrapped mid-phrase ("… try again in 2 hours 11" /
+    "minutes.")."""
+    line = _line_of(screen, match)
     for pattern in profile.rate_limited:
-        match = pattern.search(screen)
-        if match and match.groupdict().get("reset"):
-            return match["reset"]
-    return None
+        found = pattern.search(line)
+        if found and found.groupdict().get("reset"):
+            return str(found["reset"])
+    if _CUT.search(line):
+        end = screen.find("\n", match.end())
+        if end != -1:
+            after = screen.find("\n", end + 1)
+            line += " " + screen[end + 1 : after if after != -1 else len(screen)].strip()
+    return line
 
 
-def classify(screen: str, profile: Profile) -> Reading:
-    """The state an agent's visible screen shows. Pure."""
+def notices(screen: str, profile: Profile) -> list[re.Match[str]]:
+    """The usage-limit notices on a screen, one per line, top to bottom."""
+    found: dict[int, re.Match[str]] = {}
+    for pattern in profile.rate_limited:
+        for match in pattern.finditer(screen):
+            found.setdefault(screen.rfind("\n", 0, match.start()) + 1, match)
+    return [found[start] for start in sorted(found)]
+
+
+def classify(screen: str, profile: Profile, stale: int = 0) -> Reading:
+    """The state an agent's visible screen shows. The first `stale` usage-limit notices
+    (from the top) are old news, whose reset time has passed: only one more counts. Pure."""
     bottom = last_line(screen)
     placeholder = _first(profile.pending, screen) is not None
-    for state, patterns in (
-        (WAITING, profile.waiting),
-        (RATE_LIMITED, profile.rate_limited),
-        (BUSY, profile.busy),
-        (STARTING, profile.starting),
-        (IDLE, profile.idle),
-    ):
-        match = _first(patterns, screen)
+    limits = notices(screen, profile)
+    finders: tuple[tuple[str, Callable[[], re.Match[str] | None]], ...] = (
+        (WAITING, lambda: _first(profile.waiting, screen)),
+        (RATE_LIMITED, lambda: limits[-1] if len(limits) > stale else None),
+        (BUSY, lambda: _first(profile.busy, screen)),
+        (STARTING, lambda: _first(profile.starting, screen)),
+        (IDLE, lambda: _first(profile.idle, screen)),
+    )
+    for state, find in finders:
+        match = find()
         if match:
-            reset = _reset_time(screen, profile) if state == RATE_LIMITED else None
-            return Reading(state, _line_of(screen, match), reset, bottom, placeholder)
-    return Reading(UNKNOWN, bottom=bottom, placeholder=placeholder)
+            line = _line_of(screen, match)
+            reset = _reset_time(screen, match, profile) if state == RATE_LIMITED else None
+            return Reading(state, line, reset, bottom, placeholder, len(limits))
+    return Reading(UNKNOWN, bottom=bottom, placeholder=placeholder, notices=len(limits))

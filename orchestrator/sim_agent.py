@@ -34,6 +34,7 @@ _FIELD = re.compile(r"^\*\*(?P<name>[^*]+)\*\*:", re.MULTILINE)
 
 BUSY_LINE = "✻ Working… (esc to interrupt)"
 DIALOG_LINE = "Do you want to proceed? ❯ 1. Yes  2. No"
+LIMIT_NOTICE = "usage limit reached · resets in 5s"
 
 
 @dataclass
@@ -49,6 +50,8 @@ class SimOptions:
     omit: set[str] = field(default_factory=set)  # fields left out of first reports
     ask: set[str] = field(default_factory=set)  # a permission dialog before working on these
     swallow: int = 0  # Enters ignored right after each paste (as Codex's paste-burst does)
+    limit: set[str] = field(default_factory=set)  # a usage-limit notice while working on these
+    limit_notice: str = LIMIT_NOTICE
     log: Path | None = None
 
 
@@ -235,6 +238,11 @@ class SimAgent:
         if self.current is None and self.jobs:
             self.current = self.jobs.popleft()
             marker = MARKER.search(self.current)
+            if marker and marker["id"] in self.o.limit and not marker["kind"]:
+                # the notice stays on screen; the work goes on and new prompts are taken,
+                # so only the daemon's hold keeps the next prompt back
+                self.say(self.o.limit_notice)
+                self.log({"event": "limit-notice"})
             if marker and marker["id"] in self.o.ask and not marker["kind"]:
                 self.asking = True  # wait for a person: Enter approves, as in Claude Code
             else:

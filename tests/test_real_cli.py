@@ -1,4 +1,4 @@
-"""The real Claude Code and Codex CLI, driven by the daemon, offline.
+"""The real Claude Code, Codex CLI and Gemini CLI, driven by the daemon, offline.
 
 The pinned CLIs are installed from npm into a cache the tests reuse (.cache/agent-clis/).
 The tmux server and the scripted model server run in a network namespace that has loopback
@@ -23,7 +23,8 @@ from .conftest import REPO, Workspace, wait_until
 
 CLAUDE = ("@anthropic-ai/claude-code", "2.1.330", "claude")
 CODEX = ("@openai/codex", "0.169.0", "codex")
-CLIS = {"claude": CLAUDE, "codex": CODEX}
+GEMINI = ("@google/gemini-cli", "0.61.0", "gemini")
+CLIS = {"claude": CLAUDE, "codex": CODEX, "gemini": GEMINI}
 CACHE = REPO / ".cache" / "agent-clis"
 PORT = 8765
 KEY = "sk-ant-test-0000000000000000000000000000"
@@ -172,8 +173,9 @@ def codex_command(ws: Workspace, codex: Path, bypass: bool) -> str:
     (home / "config.toml").write_text(
         'model = "fake-model"\n'
         'model_provider = "fake"\n'
-        f'approval_policy = "{"never" if bypass else "untrusted"}"\n'
-        'sandbox_mode = "danger-full-access"\n'
+        # without bypass, writes need the sandbox lifted, and the model must ask for that
+        f'approval_policy = "{"never" if bypass else "on-request"}"\n'
+        f'sandbox_mode = "{"danger-full-access" if bypass else "read-only"}"\n'
         "check_for_update_on_startup = false\n\n"
         "[model_providers.fake]\n"
         'name = "fake"\n'
@@ -188,11 +190,42 @@ def codex_command(ws: Workspace, codex: Path, bypass: bool) -> str:
     return f"env CODEX_HOME={home} HOME={home} FAKE_API_KEY=dummy {codex}"
 
 
+def gemini_command(ws: Workspace, gemini: Path, bypass: bool) -> str:
+    """A HOME whose settings pick API-key auth and trust the workspace (AGENT_CLIS.md)."""
+    home = ws.root.parent / "gemini-home"
+    (home / ".gemini").mkdir(parents=True, exist_ok=True)
+    (home / ".gemini" / "settings.json").write_text(
+        json.dumps(
+            {
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+                "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+                "telemetry": {"enabled": False},
+                "privacy": {"usageStatisticsEnabled": False},
+            }
+        )
+    )
+    (home / ".gemini" / "trustedFolders.json").write_text(
+        json.dumps({str(ws.root): "TRUST_FOLDER"})
+    )
+    env = {
+        "HOME": str(home),
+        "GEMINI_API_KEY": "dummy",
+        "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{PORT}",
+        "GEMINI_CLI_NO_RELAUNCH": "true",
+    }
+    command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {gemini}"
+    return command + (" --yolo" if bypass else "")
+
+
 def configure(
-    ws: Workspace, cli: tuple[str, Path], bypass: bool = True, restart: bool = False
+    ws: Workspace,
+    cli: tuple[str, Path],
+    bypass: bool = True,
+    restart: bool = False,
+    on_permission: str = "wait",
 ) -> None:
     name, binary = cli
-    make = {"claude": claude_command, "codex": codex_command}[name]
+    make = {"claude": claude_command, "codex": codex_command, "gemini": gemini_command}[name]
     ws.write_config(
         {
             "agent": {
@@ -200,6 +233,7 @@ def configure(
                 "command": make(ws, binary, bypass),
                 "profile": name,
                 "restart": restart,
+                "on_permission": on_permission,
             }
         }
     )
@@ -245,9 +279,6 @@ def test_a_chained_queue_completes_each_prompt_submitted_once(
     assert any(r["event"] == "prompt" and r["chars"] > 4096 for r in records)
 
 
-# Codex 0.169 ran the command without a dialog under every policy it still accepts
-# ("untrusted" is refused); making it ask is left for the next session.
-@pytest.mark.parametrize("cli", ["claude"], indirect=True)
 def test_a_permission_dialog_is_detected_and_left_alone(
     workspace: Workspace, offline: Path, cli: tuple[str, Path]
 ) -> None:
@@ -266,6 +297,19 @@ def test_a_permission_dialog_is_detected_and_left_alone(
         assert not any(r["event"] == "tool-result" for r in records)  # nobody approved it
         assert ws.statuses() == {"PD-1": "dispatched"}
     assert "TODO-PD-1" not in ws.board.read_text()
+
+
+def test_on_permission_approve_answers_the_real_dialog(
+    workspace: Workspace, offline: Path, cli: tuple[str, Path]
+) -> None:
+    ws = workspace
+    configure(ws, cli, bypass=False, on_permission="approve")
+    ws.write_queue("q.yaml", [{"id": "PA-1", "agent": "agent", "prompt": "Append the report."}])
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert ws.statuses() == {"PA-1": "done"}
+    assert prompts(offline) == Counter({"[orchestrate PA-1 #1]": 1})
+    assert "(on_permission: approve)" in ws.cli("logs").stdout
 
 
 def test_a_killed_cli_is_gone_and_restarted_with_its_task(

@@ -83,6 +83,22 @@ CASES = [
         "Claude usage limit reached. Your limit will reset at 3pm (Europe/Paris)",
         RATE_LIMITED,
     ),
+    Case(
+        "claude session limit",
+        "claude",
+        f"You’ve hit your session limit · resets 1:20am (Europe/Vienna)\n{RULE}\n❯\xa0",
+        RATE_LIMITED,
+    ),
+    Case("codex usage limit", "codex", "■ You've hit your usage limit. Try again", RATE_LIMITED),
+    Case("gemini quota", "gemini", "✕ [API Error: 429 Quota exceeded for x]", RATE_LIMITED),
+    Case("qwen 429", "qwen", "✕ [API Error: 429 Too Many Requests]", RATE_LIMITED),
+    Case("aider rate limit", "aider", "litellm.RateLimitError: slow down\ndiff> ", RATE_LIMITED),
+    Case(
+        "an agent writing about rate limits is idle",
+        "gemini",
+        "rate limits\n >   Type your message",
+        IDLE,
+    ),
     Case("sim idle", "sim", "sim-agent a: a simulated coding agent\n> ", IDLE),
     Case("sim busy", "sim", "● received [orchestrate T #1]\n✻ Working… (esc to interrupt)", BUSY),
     Case("sim dialog", "sim", "Do you want to proceed? ❯ 1. Yes  2. No", WAITING),
@@ -102,14 +118,30 @@ def test_every_shipped_profile_loads_and_only_generic_reads_no_screen() -> None:
         assert profile.reads_screen == (name != "generic")
 
 
-def test_the_line_and_reset_time_are_reported() -> None:
+def test_the_line_and_what_it_says_of_the_reset_are_reported() -> None:
+    claude = profile_for(agent("claude"))
     reading = classify(
-        "x\nClaude usage limit reached. Your limit will reset at 3pm\ny",
-        profile_for(agent("claude")),
+        "x\nYou've hit your session limit · resets 5:10pm (Europe/Paris)\n/upgrade\n❯\xa0", claude
     )
-    assert reading.reset == "3pm" and reading.line.startswith("Claude usage limit")
-    dialog = classify("a\nDo you want to proceed?\n❯ 1. Yes", profile_for(agent("claude")))
+    assert reading.state == RATE_LIMITED and reading.line.startswith("You've hit your session")
+    assert reading.reset == reading.line  # nothing cut: the next line is not part of it
+    wrapped = classify(
+        "■ You've hit your usage limit. Upgrade to Pro (https://x) or try again in 2 days 17\n"
+        "minutes.\n› Ask Codex to do anything",
+        profile_for(agent("codex")),
+    )
+    assert wrapped.reset is not None and wrapped.reset.endswith("in 2 days 17 minutes.")
+    dialog = classify("a\nDo you want to proceed?\n❯ 1. Yes", claude)
     assert dialog.line == "Do you want to proceed?"
+
+
+def test_notices_are_counted_and_old_ones_skipped() -> None:
+    sim = profile_for(agent("sim"))
+    screen = "usage limit reached\nwork\nusage limit reached · resets in 5s\n> "
+    assert classify(screen, sim).notices == 2
+    assert classify(screen, sim, stale=1).state == RATE_LIMITED
+    assert classify(screen, sim, stale=1).line.endswith("resets in 5s")
+    assert classify(screen, sim, stale=2).state == IDLE
 
 
 def test_orchestrate_yaml_overrides_a_profile(tmp_path: Path) -> None:

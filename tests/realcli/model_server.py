@@ -1,10 +1,13 @@
 """A scripted model server for real agent CLIs, on 127.0.0.1 only (run inside a loopback-only
 network namespace). It speaks the Anthropic Messages API (streaming and not) as Claude Code
-calls it: a prompt that carries an orchestrate marker is answered with one call of the `Bash`
+calls it, the OpenAI Responses API as Codex calls it and the Gemini API as Gemini CLI calls
+it: a prompt that carries an orchestrate marker is answered with one call of the CLI's shell
 tool that appends the report block the prompt asks for; the tool's result with a short text.
 Every prompt it is given is logged as a JSON line, so that tests can count deliveries.
 
 Usage: python model_server.py PORT LOG
+With MODEL_SERVER_DUMP=FILE it also appends every request body to FILE: how to learn what a
+new CLI (or version) sends.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import re
 import shlex
 import sys
@@ -52,6 +56,23 @@ def report_command(prompt: str, marker: str) -> str | None:
     return "printf '%s\\n' " + " ".join(shlex.quote(line) for line in lines) + " >> CLAUDE.md"
 
 
+def _fill(schema: dict[str, Any]) -> Any:
+    """A value that satisfies a (Gemini-style) JSON schema: the CLI's side questions."""
+    kind = str(schema.get("type", "string")).lower()
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {name: _fill(sub) for name, sub in props.items()}
+    if kind == "array":
+        return []
+    if kind in ("integer", "number"):
+        return 10
+    if kind == "boolean":
+        return False
+    if schema.get("enum"):
+        return schema["enum"][0]
+    return "ok"
+
+
 class Handler(BaseHTTPRequestHandler):
     log_path = ""
 
@@ -76,9 +97,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         length = int(self.headers.get("content-length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length) or b"{}"
+        body = json.loads(raw)
+        if os.environ.get("MODEL_SERVER_DUMP"):
+            with open(os.environ["MODEL_SERVER_DUMP"], "ab") as dump:
+                dump.write(raw + b"\n")
         if self.path.rstrip("/").endswith("/responses"):
-            self._responses(body)
+            # Where the session lets the model ask a person (approval "on-request"), its
+            # instructions say how; a write needs asking then, as a real model would.
+            self._responses(body, ask=b"How to request escalation" in raw)
+            return
+        if self.path.split("?")[0].lower().endswith("generatecontent"):
+            self._gemini(body, stream="streamGenerateContent" in self.path)
             return
         if "count_tokens" in self.path:
             self._json({"input_tokens": 10})
@@ -132,7 +162,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ OpenAI Responses (Codex)
 
-    def _responses(self, body: dict[str, Any]) -> None:
+    def _responses(self, body: dict[str, Any], ask: bool) -> None:
         items = body.get("input") or []
         last = items[-1] if items else {}
         is_result = isinstance(last, dict) and last.get("type") == "function_call_output"
@@ -155,7 +185,15 @@ class Handler(BaseHTTPRequestHandler):
                     "id": f"fc_{n}",
                     "call_id": f"call_{n}",
                     "name": "exec_command",
-                    "arguments": json.dumps({"cmd": command}),
+                    "arguments": json.dumps(
+                        {
+                            "cmd": command,
+                            "sandbox_permissions": "require_escalated",
+                            "justification": "Append the report to CLAUDE.md?",
+                        }
+                        if ask
+                        else {"cmd": command}
+                    ),
                     "status": "completed",
                 }
             ]
@@ -204,6 +242,48 @@ class Handler(BaseHTTPRequestHandler):
             event({"type": "response.output_item.added", "output_index": index, "item": item})
             event({"type": "response.output_item.done", "output_index": index, "item": item})
         event({"type": "response.completed", "response": response})
+
+    # ------------------------------------------------------------------ Gemini (Gemini CLI)
+
+    def _gemini(self, body: dict[str, Any], stream: bool) -> None:
+        schema = (body.get("generationConfig") or {}).get("responseJsonSchema")
+        contents = body.get("contents") or []
+        parts = (contents[-1].get("parts") or []) if contents else []
+        is_result = any(isinstance(p, dict) and "functionResponse" in p for p in parts)
+        prompt = "\n".join(p.get("text", "") for p in parts if isinstance(p, dict))
+        mark = MARKER.search(prompt) if not is_result else None
+        reply: list[dict[str, Any]]
+        if schema is not None:  # the model router and other side questions: any valid answer
+            reply = [{"text": json.dumps(_fill(schema))}]
+        elif mark and body.get("tools"):
+            self._log({"event": "prompt", "marker": mark.group(0), "chars": len(prompt)})
+            if "TAKE YOUR TIME" in prompt:
+                time.sleep(6)
+            command = report_command(prompt, mark.group(0)) or "true"
+            args = {"command": command, "description": "Append the report"}
+            reply = [{"functionCall": {"name": "run_shell_command", "args": args}}]
+        else:
+            if is_result:
+                self._log({"event": "tool-result"})
+            reply = [{"text": "Done: the report is on the board." if is_result else "Task"}]
+        answer = {
+            "candidates": [
+                {"content": {"role": "model", "parts": reply}, "finishReason": "STOP", "index": 0}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 1,
+                "candidatesTokenCount": 1,
+                "totalTokenCount": 2,
+            },
+        }
+        if not stream:
+            self._json(answer)
+            return
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(f"data: {json.dumps(answer)}\n\n".encode())
+        self.wfile.flush()
 
     def _json(self, obj: Any) -> None:
         data = json.dumps(obj).encode()
