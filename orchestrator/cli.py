@@ -351,6 +351,42 @@ def retry(
     _control(_root(ctx), "retry", task)
 
 
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="The task id.")],
+) -> None:
+    """Cancel a task: it is never sent (again), and the tasks that wait for it are blocked."""
+    _control(_root(ctx), "cancel", task)
+
+
+@app.command()
+def dispatch(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="The task id: a queued task.")],
+) -> None:
+    """Send a queued task now if its agent is free, else before any other task."""
+    _control(_root(ctx), "dispatch", task)
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="The agent's name.")],
+) -> None:
+    """Give an agent no new task (the one it has goes on) until `resume`."""
+    _control(_root(ctx), "pause", agent)
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="The agent's name.")],
+) -> None:
+    """Let a paused agent take tasks again."""
+    _control(_root(ctx), "resume", agent)
+
+
 # --------------------------------------------------------------------------- demo / sim-agent
 
 

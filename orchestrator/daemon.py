@@ -470,6 +470,12 @@ class Daemon:
                 self._journal(action.kind, action.message, task=action.task_id)
             elif isinstance(action, st.RememberOrphan):
                 self.store.remember_orphan(action.ref, action.status)
+            elif isinstance(action, st.SetPaused):
+                self.store.set_paused(action.agent, action.paused)
+                word = "paused" if action.paused else "resumed"
+                self._journal(
+                    "agent", f"{action.agent}: {word} by the operator", agent=action.agent
+                )
 
     # ------------------------------------------------------------------ output
 

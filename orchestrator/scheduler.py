@@ -11,7 +11,9 @@ from dataclasses import replace
 
 from .blocking import reconcile_blocking
 from .board import Block
-from .config import ANY_AGENT, Task
+from .config import Task
+from .controls import on_control
+from .readiness import eligible, ready
 from .state import (
     ACTIVE,
     BLOCKED,
@@ -24,7 +26,6 @@ from .state import (
     Action,
     AddTask,
     AgentsSeen,
-    Answer,
     Control,
     Dispatch,
     Event,
@@ -66,7 +67,7 @@ def decide(state: State, event: Event, now: float, dispatch: bool = True) -> lis
     elif isinstance(event, ValidationDone):
         actions.extend(_on_validation(state, event, now))
     elif isinstance(event, Control):
-        actions.extend(_on_control(state, event))
+        actions.extend(on_control(state, event))
     elif isinstance(event, Tick):
         actions.extend(_flags(state, now))
     after = fold(state, actions, now)
@@ -266,35 +267,6 @@ def _on_validation(state: State, event: ValidationDone, now: float) -> Iterable[
         yield action
 
 
-def _on_control(state: State, event: Control) -> Iterable[Action]:
-    task = state.tasks.get(event.target)
-    if event.command != "retry":
-        yield Answer(False, f"unknown command {event.command!r}")
-        return
-    if task is None:
-        yield Answer(False, f"no task {event.target!r}")
-        return
-    if task.status in (QUEUED, DISPATCHED, VALIDATING, DONE) or (
-        task.status == BLOCKED and task.blocked_by
-    ):
-        why = f"blocked by {task.blocked_by}: retry that one" if task.blocked_by else task.status
-        yield Answer(False, f"{task.id} is {why}; nothing to retry")
-        return
-    yield Update(
-        task.id,
-        {
-            "status": QUEUED,
-            "pinned": None,
-            "budget_from": task.attempts,
-            "blocked_by": None,
-            "reason": "retried by the operator",
-        },
-        "retry",
-        f"{task.id}: retried by the operator (was {task.status})",
-    )
-    yield Answer(True, f"{task.id}: back in the queue (was {task.status})")
-
-
 def _flags(state: State, now: float) -> Iterable[Action]:
     """Overdue and stalled, each raised once per attempt."""
     for task in state.tasks.values():
@@ -320,33 +292,6 @@ def _flags(state: State, now: float) -> Iterable[Action]:
             )
 
 
-def ready(state: State) -> list[TaskState]:
-    """Queued tasks whose dependencies and phase allow them to start, best first."""
-    done = {t.id for t in state.tasks.values() if t.status == DONE}
-    open_phases = [
-        t.task.phase
-        for t in state.tasks.values()
-        if t.task.phase is not None and t.status not in SETTLED
-    ]
-    lowest_open = min(open_phases) if open_phases else None
-    result = [
-        t
-        for t in state.tasks.values()
-        if t.status == QUEUED
-        and all(dep in done for dep in t.task.after)
-        and (t.task.phase is None or lowest_open is None or t.task.phase <= lowest_open)
-    ]
-    # A retry goes first: its agent has the context of the attempt before.
-    result.sort(key=lambda t: (t.pinned is None, t.task.rank, t.order))
-    return result
-
-
-def _eligible(task: TaskState, agent: str) -> bool:
-    if task.pinned is not None:
-        return task.pinned == agent
-    return task.task.agent in (agent, ANY_AGENT)
-
-
 def plan(state: State) -> list[Action]:
     """The dispatches to make now: each free agent takes its best ready task."""
     candidates = ready(state)
@@ -356,7 +301,7 @@ def plan(state: State) -> list[Action]:
         if not agent.free:
             continue
         for task in candidates:
-            if task.id in taken or not _eligible(task, agent.name):
+            if task.id in taken or not eligible(task, agent.name):
                 continue
             taken.add(task.id)
             actions.append(Dispatch(task.id, agent.name, task.attempts + 1))
@@ -373,7 +318,7 @@ def watched(state: State) -> set[str]:
         if (
             agent.task is None
             and not agent.paused
-            and any(_eligible(t, agent.name) for t in candidates)
+            and any(eligible(t, agent.name) for t in candidates)
         ):
             names.add(agent.name)
     return names
@@ -386,7 +331,7 @@ def can_progress(state: State) -> bool:
     usable = {a.name for a in state.agents if a.present and not a.paused}
     if not usable:
         return False
-    return any(_eligible(t, name) for t in ready(state) for name in usable)
+    return any(eligible(t, name) for t in ready(state) for name in usable)
 
 
 def all_done(state: State) -> bool:

@@ -49,6 +49,7 @@ class TaskState:
     last_report: float | None = None
     validation: str = ""  # the last validation's result, in words
     log: str = ""  # where the last validation's output is
+    urgent: bool = False  # `orchestrate dispatch`: goes before every other ready task
 
     @property
     def id(self) -> str:
@@ -135,7 +136,7 @@ class ValidationDone:
 
 @dataclass(frozen=True)
 class Control:
-    """An operator's command: retry ID (more to come)."""
+    """An operator's command: retry, cancel or dispatch a task; pause or resume an agent."""
 
     command: str
     target: str
@@ -212,6 +213,14 @@ class SetPresence:
 
 
 @dataclass(frozen=True)
+class SetPaused:
+    """`orchestrate pause` / `resume`: the agent takes no new task while paused."""
+
+    agent: str
+    paused: bool
+
+
+@dataclass(frozen=True)
 class Requeue:
     """A dispatch whose keys never reached the agent: back to the queue, attempt not spent."""
 
@@ -251,6 +260,7 @@ Action = (
     | Validate
     | FollowUp
     | SetPresence
+    | SetPaused
     | Requeue
     | Note
     | RememberOrphan
@@ -294,6 +304,7 @@ def fold(state: State, actions: Iterable[Action], now: float) -> State:
                 fields=(),
                 followup=False,
                 flags=frozenset(),
+                urgent=False,
             )
             agents[action.agent] = replace(agents[action.agent], task=action.task_id)
         elif isinstance(action, Update):
@@ -307,6 +318,8 @@ def fold(state: State, actions: Iterable[Action], now: float) -> State:
                 ready=action.ready,
                 running=action.running,
             )
+        elif isinstance(action, SetPaused):
+            agents[action.agent] = replace(agents[action.agent], paused=action.paused)
         elif isinstance(action, Requeue):
             previous = tasks[action.task_id]
             tasks[action.task_id] = replace(

@@ -93,6 +93,7 @@ _EXTRA: dict[str, Any] = {
     "last_report": lambda v: v,
     "validation": str,
     "log": str,
+    "urgent": bool,
 }
 
 
@@ -334,6 +335,13 @@ class Store:
     def paused_agents(self) -> set[str]:
         rows = self.db.execute("SELECT name FROM agents WHERE paused = 1").fetchall()
         return {r["name"] for r in rows}
+
+    def set_paused(self, agent: str, paused: bool) -> None:
+        self.db.execute(
+            "INSERT INTO agents (name, paused) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+            (agent, int(paused)),
+        )
 
     def set_pane(self, agent: str, pane: str) -> None:
         self.db.execute(

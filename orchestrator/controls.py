@@ -1,0 +1,161 @@
+"""The operator's commands, as pure decisions: (state, command) -> actions and an answer.
+
+`retry ID`, `cancel ID`, `dispatch ID` act on a task; `pause AGENT`, `resume AGENT` on an
+agent. Each yields exactly one `Answer`: what it did, or why it could not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from .readiness import eligible, ready
+from .state import (
+    BLOCKED,
+    CANCELLED,
+    DISPATCHED,
+    DONE,
+    QUEUED,
+    VALIDATING,
+    Action,
+    Answer,
+    Control,
+    Dispatch,
+    SetPaused,
+    State,
+    TaskState,
+    Update,
+)
+
+COMMANDS = ("retry", "cancel", "dispatch", "pause", "resume")
+
+
+def on_control(state: State, event: Control) -> Iterable[Action]:
+    if event.command in ("pause", "resume"):
+        yield from _pause(state, event.target, event.command == "pause")
+        return
+    on_task: dict[str, Callable[[State, str], Iterable[Action]]] = {
+        "retry": _retry,
+        "cancel": _cancel,
+        "dispatch": _dispatch,
+    }
+    handler = on_task.get(event.command)
+    if handler is None:
+        yield Answer(False, f"unknown command {event.command!r}: use {', '.join(COMMANDS)}")
+        return
+    yield from handler(state, event.target)
+
+
+def _task(state: State, target: str) -> TaskState | Answer:
+    task = state.tasks.get(target)
+    if task is None:
+        return Answer(False, f"no task {target!r}: `orchestrate status` lists them")
+    return task
+
+
+def _retry(state: State, target: str) -> Iterable[Action]:
+    task = _task(state, target)
+    if isinstance(task, Answer):
+        yield task
+        return
+    if task.status in (QUEUED, DISPATCHED, VALIDATING, DONE) or (
+        task.status == BLOCKED and task.blocked_by
+    ):
+        why = f"blocked by {task.blocked_by}: retry that one" if task.blocked_by else task.status
+        yield Answer(False, f"{task.id} is {why}; nothing to retry")
+        return
+    yield Update(
+        task.id,
+        {
+            "status": QUEUED,
+            "pinned": None,
+            "budget_from": task.attempts,
+            "blocked_by": None,
+            "reason": "retried by the operator",
+        },
+        "retry",
+        f"{task.id}: retried by the operator (was {task.status})",
+    )
+    yield Answer(True, f"{task.id}: back in the queue (was {task.status})")
+
+
+def _cancel(state: State, target: str) -> Iterable[Action]:
+    task = _task(state, target)
+    if isinstance(task, Answer):
+        yield task
+        return
+    if task.status in (DONE, CANCELLED):
+        yield Answer(False, f"{task.id} is {task.status}; nothing to cancel")
+        return
+    note = ""
+    if task.status == DISPATCHED:
+        note = (
+            f"; {task.agent} may still be working on it: its report will be ignored, and "
+            f"{task.agent} gets its next task once it shows it is idle"
+        )
+    elif task.status == VALIDATING:
+        note = "; the validation still running will be ignored"
+    yield Update(
+        task.id,
+        {"status": CANCELLED, "reason": f"cancelled by the operator (was {task.status})"},
+        "cancelled",
+        f"{task.id}: cancelled by the operator (was {task.status})",
+    )
+    yield Answer(True, f"{task.id}: cancelled (was {task.status}){note}")
+
+
+def _dispatch(state: State, target: str) -> Iterable[Action]:
+    task = _task(state, target)
+    if isinstance(task, Answer):
+        yield task
+        return
+    if task.status != QUEUED:
+        hint = " (`orchestrate retry` puts it back in the queue)" if task.status != DONE else ""
+        yield Answer(False, f"{task.id} is {task.status}, not queued{hint}")
+        return
+    if task not in ready(state):
+        waits = [d for d in task.task.after if (dep := state.tasks.get(d)) and dep.status != DONE]
+        why = f"it waits for {', '.join(waits)}" if waits else "an earlier phase is not done"
+        yield Answer(False, f"{task.id} cannot start yet: {why}")
+        return
+    agents = [a for a in state.agents if eligible(task, a.name)]
+    free = next((a for a in agents if a.free), None)
+    if free is not None:
+        yield Dispatch(task.id, free.name, task.attempts + 1)
+        yield Answer(True, f"{task.id}: sent to {free.name} now (attempt {task.attempts + 1})")
+        return
+    yield Update(task.id, {"urgent": True}, "urgent", f"{task.id}: next in line (dispatch)")
+    if not agents:
+        why = f"no agent named {task.task.agent!r} is known"
+    else:
+        why = "; ".join(_why_busy(a.name, a.task, a.paused, a.present) for a in agents)
+    yield Answer(True, f"{task.id}: goes next, ahead of the others ({why})")
+
+
+def _why_busy(name: str, task: str | None, paused: bool, present: bool) -> str:
+    if paused:
+        return f"{name} is paused: `orchestrate resume {name}`"
+    if task:
+        return f"{name} is busy with {task}"
+    if not present:
+        return f"{name} is gone"
+    return f"{name} is not ready yet"
+
+
+def _pause(state: State, target: str, pause: bool) -> Iterable[Action]:
+    agent = state.agent(target)
+    word = "paused" if pause else "resumed"
+    if agent is None:
+        known = ", ".join(a.name for a in state.agents) or "none"
+        yield Answer(False, f"no agent {target!r} (agents: {known})")
+        return
+    if agent.paused == pause:
+        yield Answer(True, f"{target} was {'paused' if pause else 'not paused'} already")
+        return
+    yield SetPaused(target, pause)
+    if pause and agent.task:
+        detail = f"; it finishes {agent.task} first, then takes nothing new"
+    elif pause:
+        detail = ": it takes no new task"
+    else:
+        detail = ": it takes tasks again"
+    yield Answer(True, f"{target}: {word}{detail}")

@@ -1,0 +1,101 @@
+"""The control commands against a real daemon (a subprocess) and against a stopped one."""
+
+from __future__ import annotations
+
+from .conftest import Workspace, wait_until
+
+
+def order(ws: Workspace, agent: str) -> list[str]:
+    return [r["marker"] for r in ws.received() if r["agent"] == agent]
+
+
+def test_commands_reach_a_running_daemon(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"], delay=2.0)
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "A1", "agent": "a", "prompt": "one"},
+            {"id": "A2", "agent": "a", "prompt": "two"},
+            {"id": "A3", "agent": "a", "prompt": "three", "priority": "low"},
+            {"id": "A4", "agent": "a", "prompt": "four", "priority": "low"},
+            {"id": "B1", "agent": "b", "prompt": "bee", "priority": "low"},
+            {"id": "B2", "agent": "b", "prompt": "bee two", "priority": "low"},
+        ],
+    )
+    with ws.running():
+        wait_until(lambda: order(ws, "a") == ["[orchestrate A1 #1]"], 30, "A1 sent")
+        paused = ws.cli("pause", "b")
+        assert paused.returncode == 0, paused.stderr
+        assert paused.stdout.startswith("b: paused")
+        urgent = ws.cli("dispatch", "A3")
+        assert urgent.returncode == 0 and "A3: goes next" in urgent.stdout
+        assert "a is busy with A1" in urgent.stdout
+        cancelled = ws.cli("cancel", "A2")
+        assert cancelled.returncode == 0 and cancelled.stdout.startswith(
+            "A2: cancelled (was queued)"
+        )
+        refused = ws.cli("cancel", "A2")
+        assert refused.returncode == 1 and "nothing to cancel" in refused.stderr
+        unknown = ws.cli("pause", "nobody")
+        assert unknown.returncode == 1 and "no agent 'nobody'" in unknown.stderr
+        wait_until(lambda: ws.statuses()["A4"] == "done", 60, "a's queue done")
+        assert order(ws, "a") == [f"[orchestrate {t} #1]" for t in ("A1", "A3", "A4")]
+        assert ws.statuses()["A2"] == "cancelled"
+        status = ws.status()
+        b = next(a for a in status["agents"] if a["name"] == "b")
+        assert b["state"] == "paused" and b["task"] in ("B1", None)
+        # b was paused with B1 in hand (it went out at once) or before: B2 is never sent
+        sent_b = order(ws, "b")
+        assert "[orchestrate B2 #1]" not in sent_b
+        resumed = ws.cli("resume", "b")
+        assert resumed.returncode == 0 and resumed.stdout.startswith("b: resumed")
+        wait_until(lambda: ws.statuses()["B2"] == "done", 60, "b's queue after resume")
+    log = ws.cli("logs").stdout
+    assert "dispatch A3: A3: goes next" in log and "b: paused by the operator" in log
+
+
+def test_commands_wait_for_a_stopped_daemon(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.3)
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "T1", "agent": "a", "prompt": "one"},
+            {"id": "T2", "agent": "a", "prompt": "two"},
+            {"id": "T3", "agent": "a", "prompt": "three", "priority": "low"},
+        ],
+    )
+    # the first start only loads the queue; the commands then wait in the state
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "T1", "agent": "a", "prompt": "one"},
+            {"id": "T2", "agent": "a", "prompt": "two"},
+            {"id": "T3", "agent": "a", "prompt": "three", "priority": "low"},
+            {"id": "T4", "agent": "a", "prompt": "four"},
+            {"id": "T5", "agent": "a", "prompt": "five", "priority": "low"},
+        ],
+    )
+    for command, target in (("cancel", "T4"), ("dispatch", "T5")):
+        answer = ws.cli(command, target)
+        assert answer.returncode == 0
+        assert (
+            answer.stdout.strip()
+            == f"{command} {target}: queued; applied when the daemon next starts"
+        )
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert ws.statuses() == {
+        "T1": "done",
+        "T2": "done",
+        "T3": "done",
+        "T4": "cancelled",
+        "T5": "done",
+    }
+    assert "[orchestrate T4 #1]" not in order(ws, "a")
+    log = ws.cli("logs").stdout
+    assert "command        cancel T4: T4: cancelled (was queued)" in log
+    assert "command        dispatch T5: T5: " in log
