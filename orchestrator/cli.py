@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -127,6 +128,14 @@ def start(
     plain: Annotated[
         bool, typer.Option("--plain", help="Log lines instead of the live dashboard.")
     ] = False,
+    window: Annotated[
+        bool,
+        typer.Option(
+            "--window/--no-window",
+            help="With --detach: run in a tmux window 'orchestrator' of the agents' session "
+            "(default), or as a plain background process.",
+        ),
+    ] = True,
 ) -> None:
     """Create the session and missing agent windows, then run the daemon (foreground)."""
     root = _root(ctx)
@@ -141,45 +150,82 @@ def start(
         )
         raise typer.Exit(1)
     if detach:
-        raise typer.Exit(_detach(root, exit_when_done))
+        raise typer.Exit(_detach(root, exit_when_done, window))
     view: View = LiveView() if sys.stdout.isatty() and not plain else PlainView()
     raise typer.Exit(_run_daemon(root, view, exit_when_done))
 
 
-def _detach(root: Path, exit_when_done: bool) -> int:
+DAEMON_WINDOW = "orchestrator"
+
+
+def _detach(root: Path, exit_when_done: bool, window: bool) -> int:
+    """Start the daemon away from this terminal: in a tmux window of the agents' session
+    (attaching shows its dashboard beside the agents), or as a background process."""
     state_dir = root / ".orchestrate"
     state_dir.mkdir(mode=0o700, exist_ok=True)
     log_path = state_dir / "daemon.log"
-    argv = [sys.executable, "-m", "orchestrator", "-C", str(root), "start", "--plain"]
+    argv = [sys.executable, "-m", "orchestrator", "-C", str(root), "start"]
     if exit_when_done:
         argv.append("--exit-when-done")
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as log_file:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    os.close(fd)
+    if window:
+        where = _start_in_window(root, argv, log_path)
+        pid = None
+    else:
+        with log_path.open("a") as log_file:
+            proc = subprocess.Popen(
+                [*argv, "--plain"],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        where, pid = "in the background", proc.pid
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if holder(state_dir / "daemon.lock") == proc.pid:
-            where = f"-C {root} " if root != Path.cwd() else ""
-            typer.echo(f"orchestrate daemon running in the background (pid {proc.pid})")
-            typer.echo(f"  follow:  orchestrate {where}logs -f")
-            typer.echo(f"  status:  orchestrate {where}status")
-            typer.echo(f"  stop:    orchestrate {where}stop")
+        running = holder(state_dir / "daemon.lock")
+        if running is not None and (pid is None or running == pid):
+            on = f"-C {root} " if root != Path.cwd() else ""
+            typer.echo(f"orchestrate daemon running {where} (pid {running})")
+            if window:
+                typer.echo(f"  watch:   orchestrate {on}attach {DAEMON_WINDOW}")
+            typer.echo(f"  follow:  orchestrate {on}logs -f")
+            typer.echo(f"  status:  orchestrate {on}status")
+            typer.echo(f"  stop:    orchestrate {on}stop")
             typer.echo(f"  log:     {log_path}")
             return 0
-        if proc.poll() is not None:
+        if pid is not None and proc.poll() is not None:
             break
         time.sleep(0.05)
     tail = log_path.read_text(errors="replace").splitlines()[-15:]
-    typer.echo("the daemon did not start:", err=True)
+    typer.echo(f"the daemon did not start (its errors go to {log_path}):", err=True)
     for line in tail:
         typer.echo(f"  {line}", err=True)
     return 1
+
+
+def _start_in_window(root: Path, argv: list[str], log_path: Path) -> str:
+    """Run `argv` in the session's window DAEMON_WINDOW (created after the agents' windows,
+    or reused); its errors are appended to the log. Only our own paths are in the line."""
+    from .tmux import Tmux, server_for
+
+    settings = config.load_settings(root)
+    tmux = Tmux(server_for(settings.socket))
+    session = tmux.ensure_session(settings.session, settings.workdir)
+    package = Path(__file__).resolve().parent.parent
+    command = (
+        f"env PYTHONPATH={shlex.quote(str(package))} {shlex.join(argv)} "
+        f"2>>{shlex.quote(str(log_path))}"
+    )
+    pane = tmux.find_window(session, DAEMON_WINDOW)
+    if pane is not None:
+        tmux.respawn(pane, command, root)
+    else:
+        taken = [*tmux.window_indexes(session)]
+        taken += [int(a.window) for a in settings.agents if str(a.window).isdigit()]
+        tmux.create_window(session, max(taken, default=0) + 1, DAEMON_WINDOW, command, root)
+    return f"in tmux window '{DAEMON_WINDOW}' of session {settings.session}"
 
 
 @app.command()
@@ -268,6 +314,9 @@ def logs(
         False
     ),
     task: Annotated[str | None, typer.Option("--task", help="Only this task's events.")] = None,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="Only the events about this agent.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     last: Annotated[int, typer.Option("-n", "--last", help="How many past events.")] = 200,
 ) -> None:
@@ -282,7 +331,7 @@ def logs(
     store = Store(db, readonly=True)
     after = 0
     try:
-        events = store.events(task=task, limit=last)
+        events = store.events(task=task, limit=last, agent=agent)
         while True:
             for e in events:
                 after = e.seq
@@ -303,11 +352,61 @@ def logs(
             if not follow:
                 return
             time.sleep(0.3)
-            events = store.events(after=after, task=task)
+            events = store.events(after=after, task=task, agent=agent)
     except KeyboardInterrupt:
         return
     finally:
         store.close()
+
+
+@app.command()
+def attach(
+    ctx: typer.Context,
+    agent: Annotated[
+        str | None,
+        typer.Argument(help=f"An agent's name, or {DAEMON_WINDOW!r} for the daemon's window."),
+    ] = None,
+) -> None:
+    """Show an agent's window: switch to it inside tmux, or attach this terminal to it."""
+    from .errors import TmuxError
+    from .store import Store
+    from .tmux import Tmux, server_for
+
+    root = _root(ctx)
+    settings = config.load_settings(root)
+    tmux = Tmux(server_for(settings.socket))
+    session = tmux.session_id(settings.session)
+    if session is None:
+        typer.echo(
+            f"no tmux session {settings.session!r}: `orchestrate start` creates it", err=True
+        )
+        raise typer.Exit(1)
+    pane: str | None = None
+    if agent is None:
+        pane = tmux.find_window(session, DAEMON_WINDOW)
+        if pane is None:
+            pane = next((p.id for p in tmux.panes().values() if p.session == session), None)
+    elif agent == DAEMON_WINDOW:
+        pane = tmux.find_window(session, DAEMON_WINDOW)
+    else:
+        db = settings.state_dir / "state.db"
+        if db.exists():
+            store = Store(db, readonly=True)
+            try:
+                pane = store.panes().get(agent)
+            finally:
+                store.close()
+        if pane is None or pane not in tmux.panes():
+            known = settings.agent(agent)
+            pane = tmux.find_window(session, known.window if known else agent)
+    if pane is None:
+        typer.echo(f"no window for {agent!r} in session {settings.session!r}", err=True)
+        raise typer.Exit(1)
+    try:
+        tmux.show(pane)
+    except TmuxError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
 
 
 # --------------------------------------------------------------------------- control

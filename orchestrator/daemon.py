@@ -455,9 +455,16 @@ class Daemon:
                     "task-added", f"{action.task.id}: {action.status}{extra}", task=action.task.id
                 )
             elif isinstance(action, st.Update):
-                self._journal(action.kind, action.message, task=action.task_id)
+                self._journal(
+                    action.kind, action.message, task=action.task_id, agent=self._holder(action)
+                )
             elif isinstance(action, st.Requeue):
-                self._journal("requeued", f"{action.task_id}: {action.reason}", task=action.task_id)
+                self._journal(
+                    "requeued",
+                    f"{action.task_id}: {action.reason}",
+                    task=action.task_id,
+                    agent=self._holder(action),
+                )
             elif isinstance(action, st.SetPresence):
                 word = "ready" if action.ready else ("not ready" if action.present else "gone")
                 detail = self.agents.details.get(action.agent, "")
@@ -478,6 +485,11 @@ class Daemon:
                 )
 
     # ------------------------------------------------------------------ output
+
+    def _holder(self, action: st.Update | st.Requeue) -> str | None:
+        """The agent a task event is about: the one holding (or last holding) the task."""
+        task = self.state.tasks.get(action.task_id)
+        return task.agent if task else None
 
     def _journal(
         self,

@@ -377,12 +377,17 @@ class Store:
             ),
         )
 
-    def events(self, after: int = 0, task: str | None = None, limit: int = -1) -> list[Event]:
+    def events(
+        self, after: int = 0, task: str | None = None, limit: int = -1, agent: str | None = None
+    ) -> list[Event]:
         query = "SELECT * FROM events WHERE seq > ?"
         args: list[Any] = [after]
         if task is not None:
             query += " AND task = ?"
             args.append(task)
+        if agent is not None:
+            query += " AND agent = ?"
+            args.append(agent)
         query += " ORDER BY seq"
         if limit >= 0:
             query = f"SELECT * FROM ({query.replace('ORDER BY seq', 'ORDER BY seq DESC')}"

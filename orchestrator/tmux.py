@@ -131,6 +131,10 @@ class Tmux:
                 return self._active_pane(wid)
         return None
 
+    def window_indexes(self, session_id: str) -> list[int]:
+        lines = self._run("list-windows", "-t", session_id, "-F", "#{window_index}")
+        return [int(line) for line in lines if line.strip().isdigit()]
+
     def _active_pane(self, window_id: str) -> str:
         for line in self._run("list-panes", "-t", window_id, "-F", "#{pane_id}\t#{pane_active}"):
             pane, active = line.split("\t")
@@ -236,3 +240,19 @@ class Tmux:
     def kill_server(self) -> None:
         if self.alive():
             self.server.kill()
+
+    # ----------------------------------------------------------------- people
+
+    def show(self, pane_id: str) -> None:
+        """Bring a person to the pane's window: switch the tmux client this runs in, when it
+        runs inside this server; else attach this terminal (replacing this process)."""
+        self._run("select-window", "-t", pane_id)
+        self._run("select-pane", "-t", pane_id)
+        ours = self._run("display-message", "-p", "-t", pane_id, "#{socket_path}")[0]
+        inside = os.environ.get("TMUX", "").split(",")[0]
+        if inside and os.path.realpath(inside) == os.path.realpath(ours):
+            self._run("switch-client", "-t", pane_id)
+            return
+        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        argv = [*self._argv(), "attach-session", "-t", pane_id]
+        os.execvpe(argv[0], argv, env)

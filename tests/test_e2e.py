@@ -110,11 +110,11 @@ def test_stop_and_the_lock(workspace: Workspace) -> None:
     assert again.returncode == 1 and "no daemon runs" in again.stderr
 
 
-def test_detach_then_stop(workspace: Workspace) -> None:
+def test_detach_without_a_window_then_stop(workspace: Workspace) -> None:
     ws = workspace
     ws.sim_agents(["a"])
     ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
-    result = ws.cli("start", "--detach")
+    result = ws.cli("start", "--detach", "--no-window")
     assert result.returncode == 0, result.stderr
     assert "running in the background" in result.stdout and "orchestrate" in result.stdout
     try:

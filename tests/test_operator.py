@@ -1,0 +1,96 @@
+"""The operator's seat: the daemon in its tmux window, attach, logs by agent."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from .conftest import Workspace, simple_tasks, wait_until
+
+
+def tmux(socket: str, *args: str) -> str:
+    return subprocess.run(
+        ["tmux", "-L", socket, *args], capture_output=True, text=True, check=False
+    ).stdout
+
+
+def windows(ws: Workspace) -> list[str]:
+    return tmux(ws.socket, "list-windows", "-t", "orch-test", "-F", "#{window_name}").split()
+
+
+def test_detach_runs_the_daemon_in_its_window_beside_the_agents(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a", "b"], 2))
+    result = ws.cli("start", "--detach")
+    assert result.returncode == 0, result.stderr
+    assert "in tmux window 'orchestrator' of session orch-test" in result.stdout
+    try:
+        wait_until(lambda: set(ws.statuses().values()) == {"done"}, 60, "the tasks done")
+        assert "orchestrator" in windows(ws) and {"a", "b"} <= set(windows(ws))
+        # the dashboard is drawn in that window, read back from tmux
+        screen = lambda: tmux(ws.socket, "capture-pane", "-p", "-t", "orch-test:orchestrator")  # noqa: E731
+        wait_until(lambda: "T-000" in screen() and "T-001" in screen(), 20, "the dashboard")
+        assert ws.status()["daemon"] == "running"
+        again = ws.cli("start", "--detach")
+        assert again.returncode == 1 and "a daemon already runs" in again.stderr
+    finally:
+        stopped = ws.cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    wait_until(lambda: "orchestrator" not in windows(ws), 10, "the window to close")
+    assert {"a", "b"} <= set(windows(ws))  # the agents keep running
+
+
+@pytest.fixture
+def terminal() -> Iterator[str]:
+    """A second tmux server standing in for the person's terminal."""
+    name = f"orch-term-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
+
+
+def test_attach_shows_the_agents_window(workspace: Workspace, terminal: str) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a"], 1))
+    assert ws.cli("start", "--plain", "--exit-when-done", timeout=60).returncode == 0
+    command = shlex.join([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "attach", "b"])
+    tmux(
+        terminal,
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "term",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        f"env -u TMUX {command}",
+    )
+    # the "terminal" now shows session orch-test on agent b's window
+    wait_until(
+        lambda: "sim-agent b" in tmux(terminal, "capture-pane", "-p", "-t", "term"),
+        20,
+        "agent b's screen in the terminal",
+    )
+    clients = tmux(ws.socket, "list-clients", "-F", "#{client_session} #{window_name}")
+    assert clients.split() == ["orch-test", "b"]
+    missing = ws.cli("attach", "nobody")
+    assert missing.returncode == 1 and "no window for 'nobody'" in missing.stderr
+
+
+def test_logs_by_agent(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"])
+    ws.write_queue("q.yaml", simple_tasks("T", ["a", "b"], 2))
+    assert ws.cli("start", "--plain", "--exit-when-done", timeout=60).returncode == 0
+    log = ws.cli("logs", "--agent", "b").stdout
+    assert "T-001 -> b (attempt 1)" in log and "T-001 #1: done" in log
+    assert "T-000" not in log
