@@ -409,6 +409,66 @@ def attach(
         raise typer.Exit(1) from exc
 
 
+@app.command()
+def add(
+    ctx: typer.Context,
+    task_id: Annotated[str, typer.Option("--id", help="A new task id, e.g. AUTO-005.")],
+    agent: Annotated[str, typer.Option(help="The agent's name, or 'any'.")],
+    prompt: Annotated[str | None, typer.Option(help="The work, in your words.")] = None,
+    prompt_file: Annotated[
+        Path | None, typer.Option(help="Read the prompt from this file ('-': stdin).")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="A short title.")] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="critical, blocking, high, medium or low.")
+    ] = None,
+    after: Annotated[list[str], typer.Option(help="A task that must be done first.")] = [],  # noqa: B006
+    phase: Annotated[int | None, typer.Option(help="Its phase (lower phases go first).")] = None,
+    uses: Annotated[list[str], typer.Option(help="A playbook of the library.")] = [],  # noqa: B006
+    validate: Annotated[list[str], typer.Option(help="A command the work must pass.")] = [],  # noqa: B006
+    report: Annotated[list[str], typer.Option(help="A field the report must carry.")] = [],  # noqa: B006
+    estimate: Annotated[str | None, typer.Option(help="e.g. 30m; past it, overdue.")] = None,
+    retries: Annotated[int | None, typer.Option(help="Re-dispatches after a failure.")] = None,
+    queue: Annotated[
+        Path | None,
+        typer.Option(
+            help="The queue file (a name in the queue folder, or a path; default: the last one)."
+        ),
+    ] = None,
+) -> None:
+    """Append a task to a queue file, keeping its comments; checked before it is written."""
+    from .adding import add_task
+
+    if (prompt is None) == (prompt_file is None):
+        raise typer.BadParameter("give --prompt TEXT or --prompt-file FILE", param_hint="--prompt")
+    if prompt_file is not None:
+        text = sys.stdin.read() if str(prompt_file) == "-" else prompt_file.read_text("utf-8")
+    else:
+        text = prompt or ""
+    given: dict[str, object] = {
+        "id": task_id,
+        "title": title,
+        "agent": agent,
+        "priority": priority,
+        "phase": phase,
+        "after": list(after) or None,
+        "estimate": estimate,
+        "uses": list(uses) or None,
+        "prompt": text,
+        "report": list(report) or None,
+        "validate": list(validate) or None,
+        "retries": retries,
+    }
+    item = {k: v for k, v in given.items() if v is not None}
+    settings = config.load_settings(_root(ctx))
+    try:
+        file, task = add_task(settings, item, queue)
+    except OrchestrateError as exc:
+        typer.echo(f"not added: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"added {task.id} to {file}:{task.line}")
+
+
 # --------------------------------------------------------------------------- control
 
 

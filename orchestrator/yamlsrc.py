@@ -87,3 +87,23 @@ def _convert(
 def dump(data: Any) -> str:
     """Plain block-style YAML, keys in the given order, unicode kept."""
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks (`|`), as people write prompts by hand."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def dump_item(item: dict[str, Any]) -> str:
+    """One list item (`- key: value` …), block style, prompts as literal blocks."""
+    text: str = yaml.dump(
+        [item], Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100
+    )
+    return text
