@@ -67,6 +67,48 @@ def _root(ctx: typer.Context) -> Path:
     return obj.root()
 
 
+# --------------------------------------------------------------------------- init / schema
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="The workspace folder (created if missing).")] = (
+        Path(".")
+    ),
+    socket: Annotated[
+        str | None,
+        typer.Option(help="A tmux -L socket name for its session (default: your tmux server)."),
+    ] = None,
+) -> None:
+    """Scaffold a workspace that runs as it is, with simulated agents."""
+    from .scaffold import init as scaffold
+
+    root = folder.resolve()
+    try:
+        written = scaffold(root, socket)
+    except OrchestrateError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    for path in written:
+        typer.echo(f"wrote {path.relative_to(root)}")
+    on = f"-C {folder} " if root != Path.cwd() else ""
+    typer.echo(f"next: orchestrate {on}check, then orchestrate {on}start")
+    typer.echo("its two agents are simulated: edit orchestrate.yaml to point them at real CLIs")
+
+
+@app.command()
+def schema(
+    kind: Annotated[
+        str, typer.Argument(help="queue (a queues/*.yaml file) or orchestrate (orchestrate.yaml).")
+    ] = "queue",
+) -> None:
+    """Print the JSON Schema of a queue file or of orchestrate.yaml (for editors)."""
+    found = config.schemas().get(kind)
+    if found is None:
+        raise typer.BadParameter("use queue or orchestrate", param_hint="KIND")
+    typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
+
+
 # --------------------------------------------------------------------------- check
 
 

@@ -464,5 +464,10 @@ def agents_for(settings: Settings, tasks: Iterable[Task]) -> tuple[Agent, ...]:
     return tuple(Agent(name=n, window=n, command=None, profile="generic") for n in names)
 
 
-def schema_for_queue() -> dict[str, Any]:
-    return QueueModel.model_json_schema(by_alias=True)
+def schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schemas of a queue file and of orchestrate.yaml, for editors."""
+    queue = QueueModel.model_json_schema(by_alias=True)
+    queue["title"] = "orchestrate queue file (queues/*.yaml)"
+    workspace = ConfigModel.model_json_schema(by_alias=True)
+    workspace["title"] = "orchestrate.yaml"
+    return {"queue": queue, "orchestrate": workspace}

@@ -1,0 +1,74 @@
+"""`orchestrate init`: a workspace that passes `check` and runs at once with simulated
+agents, until the user points its agents at real CLIs. Files that exist are left alone."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from .config import CONFIG_NAME, schemas
+from .errors import OrchestrateError
+
+SCHEMA_DIR = Path(".orchestrate") / "schema"
+
+
+def _template(name: str) -> str:
+    return resources.files("orchestrator.templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def _sim(name: str) -> str:
+    """How a simulated agent starts: with the installed `orchestrate`, else this Python."""
+    program = shutil.which("orchestrate")
+    argv = [program] if program else [sys.executable, "-m", "orchestrator"]
+    return shlex.join([*argv, "sim-agent", "--name", name, "--board", "CLAUDE.md"])
+
+
+def write_schemas(root: Path) -> list[Path]:
+    folder = root / SCHEMA_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in schemas().items():
+        path = folder / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def init(root: Path, socket: str | None) -> list[Path]:
+    """Scaffold `root`; the paths written. Refuses a folder that is a workspace already."""
+    if (root / CONFIG_NAME).exists():
+        raise OrchestrateError(f"{root / CONFIG_NAME} exists: {root} is a workspace already")
+    root.mkdir(parents=True, exist_ok=True)
+    session = re.sub(r"[^A-Za-z0-9_-]+", "-", root.resolve().name).strip("-") or "orchestrate"
+    files = {
+        Path(CONFIG_NAME): Template(_template("orchestrate.yaml")).substitute(
+            session=session,
+            socket=json.dumps(socket) if socket else "null",
+            builder=_sim("builder"),
+            reviewer=_sim("reviewer"),
+        ),
+        Path("queues") / "example.yaml": _template("example.yaml"),
+        Path("agents_library") / "example.md": _template("example.md"),
+        Path("CLAUDE.md"): _template("CLAUDE.md"),
+    }
+    written = []
+    for relative, text in files.items():
+        path = root / relative
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    ignore = root / ".gitignore"
+    lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+    if ".orchestrate/" not in lines and ".orchestrate" not in lines:
+        ignore.write_text("\n".join([*lines, ".orchestrate/"]) + "\n", encoding="utf-8")
+        written.append(ignore)
+    (root / ".orchestrate").mkdir(mode=0o700, exist_ok=True)
+    return [*written, *write_schemas(root)]
