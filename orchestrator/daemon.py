@@ -77,6 +77,7 @@ class Daemon:
         self.troubles: dict[str, str] = {}
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
+        self.all_done = False  # every task settled, as last journaled
 
     # ------------------------------------------------------------------ life cycle
 
@@ -193,6 +194,7 @@ class Daemon:
                 self._read_board(final=True)
                 settle_at = None
             self._handle(st.Tick())
+            self._note_all_done()
             self._publish()
             if (
                 self.exit_when_done
@@ -200,13 +202,16 @@ class Daemon:
                 and not self.validator.running()
             ):
                 done = sch.all_done(self.state)
-                self._journal(
-                    "all-done" if done else "stuck",
-                    "every task is done"
-                    if done
-                    else "no task can make progress: " + self._summary(),
-                )
+                if not done:
+                    self._journal("stuck", "no task can make progress: " + self._summary())
                 return 0 if done else 1
+
+    def _note_all_done(self) -> None:
+        """Journal (and notify) once each time the last task settles."""
+        done = bool(self.state.tasks) and sch.all_done(self.state) and not self.validator.running()
+        if done and not self.all_done:
+            self._journal("all-done", f"every task is settled: {self._summary()}")
+        self.all_done = done
 
     def _take(self, timeout: float) -> list[object]:
         try:
@@ -468,9 +473,16 @@ class Daemon:
             elif isinstance(action, st.SetPresence):
                 word = "ready" if action.ready else ("not ready" if action.present else "gone")
                 detail = self.agents.details.get(action.agent, "")
+                was = before.agent(action.agent)
+                # An agent that was up loses its program: worth telling a person. With a task
+                # in flight, the task's own "gone" event says it (and what became of the task).
+                lost = was is not None and was.present and was.running and was.task is None
+                lost = lost and not (action.running and action.present)
+                word = "gone" if lost else word
                 self._journal(
-                    "agent",
-                    f"{action.agent}: {word}" + (f" ({detail})" if detail else ""),
+                    "gone" if lost else "agent",
+                    f"{action.agent}: {word}"
+                    + (f" ({detail})" if detail not in ("", word) else ""),
                     agent=action.agent,
                 )
             elif isinstance(action, st.Note):

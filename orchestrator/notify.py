@@ -44,6 +44,9 @@ class NotifyProblem:
 
 
 class Notifier:
+    """Each command has a thread and a queue of its own: events reach it in order, and a slow
+    or hanging command delays only itself, never the daemon or the other commands."""
+
     def __init__(
         self,
         commands: Sequence[str],
@@ -55,36 +58,42 @@ class Notifier:
         self.workdir = workdir
         self.post = post
         self.timeout = timeout
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=BACKLOG)
-        self._thread: threading.Thread | None = None
+        self._queues: dict[str, queue.Queue[bytes | None]] = {}
+        self._threads: list[threading.Thread] = []
 
     def send(self, event: dict[str, Any]) -> None:
-        if not self.commands:
-            return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="notify", daemon=True)
-            self._thread.start()
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            self.post(NotifyProblem(f"notifications fall behind: dropped {event['event']}"))
+        # One line per event, so that `>> file`, `read` and `jq` work as people expect.
+        data = (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
+        for command in self.commands:
+            lane = self._queues.get(command)
+            if lane is None:
+                lane = self._queues[command] = queue.Queue(maxsize=BACKLOG)
+                thread = threading.Thread(
+                    target=self._work, args=(command, lane), name="notify", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+            try:
+                lane.put_nowait(data)
+            except queue.Full:
+                self.post(
+                    NotifyProblem(f"notify {command!r} falls behind: dropped {event['event']}")
+                )
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=self.timeout + 5)
+        for lane in self._queues.values():
+            lane.put(None)
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 5)
 
-    def _work(self) -> None:
+    def _work(self, command: str, lane: queue.Queue[bytes | None]) -> None:
         while True:
-            event = self._queue.get()
-            if event is None:
+            data = lane.get()
+            if data is None:
                 return
-            # One line per event, so that `>> file`, `read` and `jq` work as people expect.
-            data = (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
-            for command in self.commands:
-                problem = self._run(command, data)
-                if problem:
-                    self.post(NotifyProblem(f"notify {command!r}: {problem}"))
+            problem = self._run(command, data)
+            if problem:
+                self.post(NotifyProblem(f"notify {command!r}: {problem}"))
 
     def _run(self, command: str, data: bytes) -> str:
         try:
