@@ -15,17 +15,16 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from . import config, queueset
-from .dashboard import LiveView, PlainView, View, print_status, snapshot, status_json
+from .dashboard import EVENTS_SHOWN, LiveView, PlainView, View, print_status
 from .errors import OrchestrateError
 from .lock import holder
-from .state import AgentState, State, TaskState, frozen_tasks
+from .snapshot import read_snapshot, status_json
 
 app = typer.Typer(
     name="orchestrate",
@@ -293,60 +292,55 @@ def stop(ctx: typer.Context) -> None:
 # --------------------------------------------------------------------------- status / logs
 
 
-def _snapshot(root: Path) -> tuple[State, dict[str, str], dict[str, str], bool]:
-    """The state as the store has it (or the queues' tasks, all queued, before a first run)."""
-    from .store import Store
-
-    settings = config.load_settings(root)
-    db = settings.state_dir / "state.db"
-    running = holder(settings.state_dir / "daemon.lock") is not None
-    if db.exists():
-        store = Store(db, readonly=True)
-        try:
-            tasks = store.tasks()
-            agents_meta = json.loads(store.get_meta("agents") or "[]")
-        finally:
-            store.close()
-    else:
-        merged = queueset.merge_queues(settings, queueset.read_all(settings), {})
-        tasks = [TaskState(t, i) for i, t in enumerate(merged.tasks)]
-        agents_meta = []
-    names = [a.name for a in config.agents_for(settings, [t.task for t in tasks])]
-    for entry in agents_meta:
-        if entry["name"] not in names:
-            names.append(entry["name"])
-    by_name = {e["name"]: e for e in agents_meta}
-    held = {t.agent: t.id for t in tasks if t.status in ("dispatched", "validating")}
-    state = State(
-        tasks=frozen_tasks({t.id: t for t in tasks}),
-        agents=tuple(AgentState(n, task=held.get(n)) for n in names),
-    )
-    windows = {n: by_name.get(n, {}).get("window", "?") for n in names}
-    details = {
-        n: (by_name.get(n, {}).get("state", "unknown") if running else "daemon stopped")
-        for n in names
-    }
-    return state, windows, details, running
-
-
 @app.command()
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Every task with agent, status, attempts, age/ETA, and the totals."""
-    root = _root(ctx)
-    settings = config.load_settings(root)
-    state, windows, details, running = _snapshot(root)
-    snap = snapshot(state, settings.session, root, time.time(), windows, {}, running)
-    # The agents' states are the daemon's last word (or "daemon stopped"), not recomputed.
-    agents = tuple(replace(a, state=details.get(a.name, a.state)) for a in snap.agents)
-    snap = replace(snap, agents=agents)
+    snap = read_snapshot(_root(ctx), time.time())
     if as_json:
         typer.echo(json.dumps(status_json(snap), ensure_ascii=False, indent=2))
         return
     print_status(snap)
-    typer.echo(f"daemon: {'running' if running else 'not running'}")
+    typer.echo(f"daemon: {'running' if snap.running else 'not running'}")
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Event lines instead of the live dashboard.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between two reads.")] = 0.5,
+) -> None:
+    """Follow a daemon running elsewhere: its dashboard, read-only (Ctrl-C leaves)."""
+    from .store import Store
+
+    root = _root(ctx)
+    db = config.load_settings(root).state_dir / "state.db"
+    view: View = LiveView() if sys.stdout.isatty() and not plain else PlainView()
+    store: Store | None = None
+    after = 0
+    try:
+        while True:
+            if store is None and db.exists():
+                store = Store(db, readonly=True)
+                after = max((e.seq for e in store.events(limit=1)), default=0)
+                for e in store.events(limit=EVENTS_SHOWN):
+                    view.event(e.kind, e.message, e.task, e.agent, e.ts)
+            if store is not None:
+                for e in store.events(after=after):
+                    view.event(e.kind, e.message, e.task, e.agent, e.ts)
+                    after = e.seq
+            view.update(read_snapshot(root, time.time()))
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+    finally:
+        view.close()
+        if store is not None:
+            store.close()
 
 
 @app.command()

@@ -21,7 +21,7 @@ from . import state as st
 from .attention import Attention, Unconfirmed
 from .board import BoardReader
 from .config import Task, agents_for, load_settings
-from .dashboard import View, snapshot, status_markdown, write_atomically
+from .dashboard import View
 from .delivery import Courier, Faults
 from .errors import ConfigError, TmuxError
 from .lock import Lock
@@ -29,6 +29,7 @@ from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
 from .panes import AgentPanes
 from .prompt import label, marker, render, render_followup
 from .queueset import merge_queues, read_all
+from .snapshot import snapshot, status_markdown, write_atomically
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
 from .tmux import Tmux
 from .validation import Validator
@@ -78,6 +79,7 @@ class Daemon:
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
         self.all_done = False  # every task settled, as last journaled
+        self.started: float | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -106,6 +108,9 @@ class Daemon:
         watcher: Watcher | None = None
         try:
             self._journal("daemon-start", f"daemon started in {self.root}")
+            self.started = self.clock()
+            with self.store.transaction():
+                self.store.set_meta("started", repr(self.started))
             self._startup()
             watcher = Watcher(
                 self.settings.board,
@@ -548,6 +553,8 @@ class Daemon:
             self.agents.windows,
             self.agents.details,
             running,
+            self.started,
+            str(self.settings.board),
         )
         self.view.update(snap)
         agents = json.dumps([a.__dict__ for a in snap.agents], ensure_ascii=False)

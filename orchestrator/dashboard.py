@@ -1,34 +1,26 @@
-"""One presenter for all output: the status snapshot as markdown, JSON, a rich table, log lines.
+"""The dashboard in a terminal: the only module that imports rich.
 
-The only module that imports rich.
+One screen for `start` and `watch`: a header (session, workspace, uptime, board), a progress
+bar with the totals, one line per agent (state, task, time on it), the task table, and the
+last events. It fits the terminal: in a narrow pane titles give way, and when the tasks do
+not fit, the ones that matter now come first and the rest are counted on one line.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 from typing import IO, Any, Protocol
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .state import ACTIVE, State, TaskState
+from .snapshot import Snapshot, TaskRow, duration, eta
 
-STATUS_ICONS = {
-    "queued": "⏳",
-    "dispatched": "🔄",
-    "validating": "🔎",
-    "done": "✅",
-    "failed": "❌",
-    "blocked": "⛔",
-    "cancelled": "🚫",
-}
 STATUS_STYLES = {
     "queued": "dim",
     "dispatched": "yellow",
@@ -38,262 +30,124 @@ STATUS_STYLES = {
     "blocked": "magenta",
     "cancelled": "dim",
 }
+STATE_STYLES = {
+    "busy": "yellow",
+    "idle": "green",
+    "waiting-for-input": "bold red",
+    "rate-limited": "magenta",
+    "gone": "red",
+    "paused": "dim",
+}
+# When the tasks do not fit: what a person needs to see first.
+IMPORTANCE = {"dispatched": 0, "validating": 0, "failed": 1, "blocked": 1, "queued": 2}
+EVENTS_SHOWN = 6
 
 
-@dataclass(frozen=True)
-class TaskRow:
-    id: str
-    title: str
-    agent: str
-    priority: str
-    status: str
-    attempts: int
-    since: float | None
-    estimate: float | None
-    overdue: bool
-    reason: str
-    file: str
-    validation: str = ""
-    log: str = ""
-    flags: tuple[str, ...] = ()
-    blocked_by: str | None = None
-
-    @property
-    def check(self) -> str:
-        """The last validation in a few words: what the operator looks at first."""
-        if not self.validation:
-            return "-"
-        return ("✅ " if self.status == "done" else "❌ ") + self.validation
+def header(snap: Snapshot) -> Text:
+    up = f"up {duration(snap.now - snap.started)}" if snap.started else "daemon stopped"
+    if not snap.running:
+        up = "daemon stopped"
+    text = Text()
+    text.append("orchestrate", style="bold")
+    text.append(f" · {snap.session} · {up} · {snap.workspace}")
+    if snap.board:
+        text.append(f" · board {snap.board}", style="dim")
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
 
 
-@dataclass(frozen=True)
-class AgentRow:
-    name: str
-    state: str
-    task: str | None
-    window: str
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    session: str
-    workspace: str
-    now: float
-    tasks: tuple[TaskRow, ...]
-    agents: tuple[AgentRow, ...]
-    running: bool = True
-
-    def totals(self) -> dict[str, int]:
-        counts = {s: 0 for s in ("done", "running", "queued", "failed", "blocked", "cancelled")}
-        for t in self.tasks:
-            key = "running" if t.status in ACTIVE else t.status
-            counts[key] = counts.get(key, 0) + 1
-        return {"total": len(self.tasks), **counts}
-
-
-def task_row(t: TaskState, now: float) -> TaskRow:
-    return TaskRow(
-        id=t.id,
-        title=t.task.title,
-        agent=t.agent if t.agent and t.task.agent == "any" else t.task.agent,
-        priority=t.task.priority,
-        status=t.status,
-        attempts=t.attempts,
-        since=t.since,
-        estimate=t.task.estimate,
-        overdue=t.overdue(now),
-        reason=t.reason,
-        file=f"{t.task.file.name}:{t.task.line}",
-        validation=t.validation,
-        log=t.log,
-        flags=tuple(sorted(t.flags | ({"overdue"} if t.overdue(now) else set()))),
-        blocked_by=t.blocked_by,
-    )
-
-
-def agent_label(state: State, name: str, detail: str) -> str:
-    agent = state.agent(name)
-    if agent is None:
-        return "unknown"
-    if agent.paused:
-        return "paused"
-    if not agent.present:
-        return "gone"
-    if not agent.ready:
-        return detail or "starting"
-    return "busy" if agent.task else "idle"
-
-
-def snapshot(
-    state: State,
-    session: str,
-    workspace: Path,
-    now: float,
-    windows: dict[str, str],
-    details: dict[str, str],
-    running: bool = True,
-) -> Snapshot:
-    tasks = sorted(state.tasks.values(), key=lambda t: t.order)
-    return Snapshot(
-        session=session,
-        workspace=str(workspace),
-        now=now,
-        tasks=tuple(task_row(t, now) for t in tasks),
-        agents=tuple(
-            AgentRow(
-                a.name,
-                agent_label(state, a.name, details.get(a.name, "")),
-                a.task,
-                windows.get(a.name, "?"),
-            )
-            for a in state.agents
-        ),
-        running=running,
-    )
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def eta(row: TaskRow, now: float) -> str:
-    """Elapsed against the estimate while running; the estimate while queued."""
-    if row.status in ACTIVE and row.since is not None:
-        spent = duration(now - row.since)
-        text = f"{spent}/{duration(row.estimate)}" if row.estimate else spent
-        return text + (" OVERDUE" if row.overdue else "")
-    if row.status == "queued":
-        return duration(row.estimate)
-    return "-"
-
-
-# --------------------------------------------------------------------------- renderers
-
-
-def status_markdown(snap: Snapshot) -> str:
-    """ORCHESTRATOR_STATUS.md: the seeds' dashboard, kept by the daemon."""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.now))
-    lines = [
-        "# Orchestrator status",
-        "",
-        f"**Session**: {snap.session}  ",
-        f"**Updated**: {stamp}  ",
-        f"**Daemon**: {'running' if snap.running else 'stopped'}",
-        "",
-        "| ID | Task | Agent | Status | Attempts | Check | ETA |",
-        "|----|------|-------|--------|----------|-------|-----|",
-    ]
-    for t in snap.tasks:
-        icon = STATUS_ICONS.get(t.status, "")
-        title = t.title.replace("|", "\\|")
-        status = f"{icon} {t.status.upper()}" + "".join(f" ⚠️ {f.upper()}" for f in t.flags)
-        if t.blocked_by:
-            status += f" (by {t.blocked_by})"
-        check = t.check.replace("|", "\\|")
-        lines.append(
-            f"| {t.id} | {title} | {t.agent} | {status} | {t.attempts} | {check} "
-            f"| {eta(t, snap.now)} |"
-        )
+def progress(snap: Snapshot) -> Table:
     totals = snap.totals()
-    lines += [
-        "",
-        f"**Total**: {totals['total']}  ",
-        f"**Done**: {totals['done']}  ",
-        f"**Running**: {totals['running']}  ",
-        f"**Queued**: {totals['queued']}  ",
-        f"**Failed**: {totals['failed']}  ",
-        f"**Blocked**: {totals['blocked']}",
-        "",
-        "| Agent | Window | State | Task |",
-        "|-------|--------|-------|------|",
-    ]
-    for a in snap.agents:
-        lines.append(f"| {a.name} | {a.window} | {a.state} | {a.task or '-'} |")
-    logs = [t for t in snap.tasks if t.log]
-    if logs:
-        lines += ["", "**Validation logs**:", ""]
-        lines += [f"- {t.id} (attempt {t.attempts}): `{t.log}`" for t in logs]
-    return "\n".join(lines) + "\n"
-
-
-def status_json(snap: Snapshot) -> dict[str, Any]:
-    return {
-        "session": snap.session,
-        "workspace": snap.workspace,
-        "daemon": "running" if snap.running else "stopped",
-        "tasks": [
-            {
-                "id": t.id,
-                "title": t.title,
-                "agent": t.agent,
-                "priority": t.priority,
-                "status": t.status,
-                "attempts": t.attempts,
-                "overdue": t.overdue,
-                "since": t.since,
-                "estimate": t.estimate,
-                "reason": t.reason,
-                "file": t.file,
-                "validation": t.validation,
-                "log": t.log,
-                "flags": list(t.flags),
-                "blocked_by": t.blocked_by,
-            }
-            for t in snap.tasks
-        ],
-        "agents": [
-            {"name": a.name, "state": a.state, "task": a.task, "window": a.window}
-            for a in snap.agents
-        ],
-        "totals": snap.totals(),
-    }
-
-
-def status_table(snap: Snapshot) -> Table:
-    table = Table(title=f"{snap.session} · {snap.workspace}", expand=True)
-    # In a narrow pane the ids, statuses and numbers keep their width; titles give way.
-    id_width = max((len(t.id) for t in snap.tasks), default=2)
-    table.add_column("ID", no_wrap=True, min_width=id_width)
-    table.add_column("Task", overflow="ellipsis", no_wrap=True, ratio=3, min_width=8)
-    table.add_column("Agent", overflow="ellipsis", no_wrap=True, max_width=12)
-    table.add_column("Status", min_width=10, max_width=12)  # flags wrap below the status
-    table.add_column("Try", no_wrap=True, justify="right", min_width=3)
-    table.add_column("Check", overflow="ellipsis", no_wrap=True, ratio=2, max_width=28)
-    table.add_column("ETA", no_wrap=True, min_width=5)
-    for t in snap.tasks:
-        style = STATUS_STYLES.get(t.status, "")
-        status = Text(t.status + "".join(f" {f}" for f in t.flags), style=style)
-        table.add_row(t.id, t.title, t.agent, status, str(t.attempts), t.check, eta(t, snap.now))
-    totals = snap.totals()
-    table.caption = "  ".join(f"{k} {v}" for k, v in totals.items() if v or k == "total")
-    return table
+    settled = totals["done"] + totals["cancelled"]
+    grid = Table.grid(expand=True, padding=(0, 1))
+    grid.add_column(ratio=1)
+    grid.add_column(no_wrap=True)
+    words = [f"{totals['done']}/{totals['total']} done"]
+    words += [f"{totals[k]} {k}" for k in ("running", "queued", "failed", "blocked") if totals[k]]
+    grid.add_row(ProgressBar(total=max(totals["total"], 1), completed=settled), " · ".join(words))
+    return grid
 
 
 def agents_table(snap: Snapshot) -> Table:
-    table = Table(box=None, show_header=False, pad_edge=False)
+    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+    table.add_column("agent", no_wrap=True, style="bold")
+    table.add_column("window", no_wrap=True, style="dim", max_width=16, overflow="ellipsis")
+    table.add_column("state", no_wrap=True)
+    table.add_column("task", no_wrap=True, ratio=1, overflow="ellipsis")
+    table.add_column("for", no_wrap=True, justify="right")
     for a in snap.agents:
-        table.add_row(f"[bold]{a.name}[/]", a.window, a.state, a.task or "")
+        spent = duration(snap.now - a.since) if a.task and a.since else ""
+        state = Text(a.state, style=STATE_STYLES.get(a.state, ""))
+        table.add_row(a.name, a.window, state, a.task or "-", spent)
     return table
 
 
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def visible_tasks(tasks: Sequence[TaskRow], room: int) -> tuple[list[TaskRow], str]:
+    """The rows that fit in `room` lines, and a line counting the others ('' if none).
+    All fit: file order. Else the running, then the failed and blocked, then the queued in
+    order, then the rest; the shown rows keep file order among themselves."""
+    if len(tasks) <= room:
+        return list(tasks), ""
+    room = max(room - 1, 1)
+    ranked = sorted(range(len(tasks)), key=lambda i: (IMPORTANCE.get(tasks[i].status, 3), i))
+    keep = sorted(ranked[:room])
+    hidden: dict[str, int] = {}
+    for i in ranked[room:]:
+        hidden[tasks[i].status] = hidden.get(tasks[i].status, 0) + 1
+    more = ", ".join(f"{n} {status}" for status, n in sorted(hidden.items()))
+    return [tasks[i] for i in keep], f"… and {len(ranked) - room} more: {more}"
+
+
+def status_table(snap: Snapshot, room: int | None = None, width: int = 200) -> Table:
+    """The tasks, one line each. Below 100 columns the priority and the check give way;
+    the id, status, attempts and ETA always keep their width, the title takes the rest."""
+    rows, more = visible_tasks(snap.tasks, room if room is not None else len(snap.tasks))
+    wide = width >= 100
+    table = Table(expand=True, show_edge=False, pad_edge=False)
+    id_width = max((len(t.id) for t in rows), default=2)
+    table.add_column("ID", no_wrap=True, min_width=id_width)
+    table.add_column("Task", overflow="ellipsis", no_wrap=True, ratio=1, min_width=6)
+    table.add_column("Agent", overflow="ellipsis", no_wrap=True, max_width=12)
+    if wide:
+        table.add_column("Pri", no_wrap=True, max_width=8, overflow="ellipsis")
+    table.add_column("Status", no_wrap=True, overflow="ellipsis", max_width=32 if wide else 14)
+    table.add_column("Try", no_wrap=True, justify="right", min_width=3)
+    if wide:
+        table.add_column("Check", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column("ETA", no_wrap=True, min_width=6)
+    for t in rows:
+        style = STATUS_STYLES.get(t.status, "")
+        # a flagged task shows ⚠ first; the flags follow while there is room
+        flagged = f"⚠ {t.status} {'+'.join(t.flags)}" if t.flags else t.status
+        status = Text(flagged, style=style)
+        cells: list[Any] = [t.id, t.title, t.agent]
+        cells += [t.priority] if wide else []
+        cells += [status, str(t.attempts)]
+        cells += [t.check] if wide else []
+        table.add_row(*cells, eta(t, snap.now))
+    if more:
+        table.caption = more
+    return table
+
+
+def render(snap: Snapshot, events: Sequence[str], width: int, height: int) -> Group:
+    """The whole dashboard, for a terminal of `width` x `height`."""
+    shown = list(events)[-EVENTS_SHOWN:]
+    fixed = 2 + len(snap.agents) + 4 + len(shown)  # header, bar, agents, table frame, events
+    parts: list[Any] = [header(snap), progress(snap), agents_table(snap)]
+    parts.append(status_table(snap, room=max(height - fixed, 3), width=width))
+    parts += [Text(line, style="dim", no_wrap=True, overflow="ellipsis") for line in shown]
+    return Group(*parts)
 
 
 # --------------------------------------------------------------------------- views
 
 
 class View(Protocol):
-    def event(self, kind: str, message: str, task: str | None, agent: str | None) -> None: ...
+    def event(
+        self, kind: str, message: str, task: str | None, agent: str | None, ts: float | None = None
+    ) -> None: ...
 
     def update(self, snap: Snapshot) -> None: ...
 
@@ -306,8 +160,10 @@ class PlainView:
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
 
-    def event(self, kind: str, message: str, task: str | None, agent: str | None) -> None:
-        stamp = time.strftime("%H:%M:%S")
+    def event(
+        self, kind: str, message: str, task: str | None, agent: str | None, ts: float | None = None
+    ) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(ts))
         self.stream.write(f"{stamp} {kind:<14} {message}\n")
         self.stream.flush()
 
@@ -319,18 +175,22 @@ class PlainView:
 
 
 class LiveView:
-    """The dashboard in a terminal, redrawn when something changes."""
+    """The dashboard in a terminal. It is redrawn when the snapshot or the events change
+    (the clock moves the elapsed times once a second), never in a loop of its own."""
 
-    def __init__(self, console: Console | None = None, keep: int = 8) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
         self.recent: list[str] = []
-        self.keep = keep
         self.snap: Snapshot | None = None
+        self.drawn: tuple[object, ...] = ()
         self.live = Live(console=self.console, auto_refresh=False, transient=False)
         self.live.start()
 
-    def event(self, kind: str, message: str, task: str | None, agent: str | None) -> None:
-        self.recent = [*self.recent, f"{time.strftime('%H:%M:%S')} {message}"][-self.keep :]
+    def event(
+        self, kind: str, message: str, task: str | None, agent: str | None, ts: float | None = None
+    ) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(ts))
+        self.recent = [*self.recent, f"{stamp} {message}"][-EVENTS_SHOWN:]
         self._draw()
 
     def update(self, snap: Snapshot) -> None:
@@ -338,11 +198,14 @@ class LiveView:
         self._draw()
 
     def _draw(self) -> None:
-        parts: list[Any] = []
-        if self.snap is not None:
-            parts += [status_table(self.snap), agents_table(self.snap)]
-        parts += [Text(line, style="dim") for line in self.recent]
-        self.live.update(Group(*parts), refresh=True)
+        if self.snap is None:
+            return
+        key = (self.snap.tasks, self.snap.agents, int(self.snap.now), tuple(self.recent))
+        if key == self.drawn:
+            return
+        self.drawn = key
+        size = self.console.size
+        self.live.update(render(self.snap, self.recent, size.width, size.height), refresh=True)
 
     def close(self) -> None:
         self.live.stop()
@@ -350,9 +213,7 @@ class LiveView:
 
 def print_status(snap: Snapshot, stream: IO[str] | None = None) -> None:
     console = Console(file=stream or sys.stdout)
-    console.print(status_table(snap))
+    console.print(header(snap))
+    console.print(progress(snap))
     console.print(agents_table(snap))
-
-
-def plain_lines(rows: Iterable[Sequence[str]]) -> str:
-    return "\n".join("  ".join(r) for r in rows)
+    console.print(status_table(snap, width=console.size.width))

@@ -8,14 +8,8 @@ import time
 import pytest
 from rich.console import Console
 
-from orchestrator.dashboard import (
-    AgentRow,
-    Snapshot,
-    TaskRow,
-    status_json,
-    status_markdown,
-    status_table,
-)
+from orchestrator.dashboard import render, status_table, visible_tasks
+from orchestrator.snapshot import AgentRow, Snapshot, TaskRow, status_json, status_markdown
 
 
 def snap(count: int) -> Snapshot:
@@ -40,15 +34,67 @@ def snap(count: int) -> Snapshot:
         )
         for i in range(count)
     )
-    return Snapshot(
-        "palm-oil", "/ws", now, rows, (AgentRow("codex", "busy", "CODEX-001", "5:codex"),)
+    agents = (
+        AgentRow("codex", "busy", "CODEX-001", "5:codex", now - 250),
+        AgentRow("antigravity", "waiting-for-input", "CODEX-003", "3:antigravity", now - 65),
+        AgentRow("claude", "rate-limited", None, "7:claude"),
     )
+    return Snapshot("palm-oil", "/ws", now, rows, agents, started=now - 3725, board="/ws/CLAUDE.md")
+
+
+EVENTS = [f"12:00:{i:02d} CODEX-{i:03d} #1: done, reported COMPLETED" for i in range(10)]
+
+
+def recorded(snapshot: Snapshot, width: int, height: int) -> str:
+    console = Console(record=True, width=width, height=height, file=io.StringIO())
+    console.print(render(snapshot, EVENTS, width, height))
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_the_dashboard_for_5_tasks_shows_everything(width: int) -> None:
+    text = recorded(snap(5), width, 50)
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines)
+    assert lines[0].startswith("orchestrate · palm-oil · up 1h02m · /ws")
+    assert "1/5 done" in lines[1] and "2 running" in lines[1] and "━" in lines[1]
+    assert any("antigravity" in ln and "waiting-for-input" in ln and "1m" in ln for ln in lines)
+    assert any("codex" in ln and "CODEX-001" in ln and "4m" in ln for ln in lines)
+    assert any("claude" in ln and "rate-limited" in ln for ln in lines)
+    for i in range(5):
+        assert f"CODEX-{i:03d}" in text
+    assert "2m/30m" in text and "⚠ dispatched" in text
+    assert ("overdue+stalled" in text) == (width == 200)
+    assert "12:00:09" in text and "12:00:03" not in text  # the last 6 events
+    assert len(lines) <= 50
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_the_dashboard_for_500_tasks_fits_and_shows_what_matters(width: int) -> None:
+    text = recorded(snap(500), width, 50)
+    lines = text.splitlines()
+    assert len(lines) <= 50 and all(len(line) <= width for line in lines)
+    assert "100/500 done" in lines[1]
+    shown = [ln.split()[0] for ln in lines if ln.startswith("CODEX-")]
+    assert shown == sorted(shown)  # in file order among themselves
+    # the running first (dispatched and validating: i % 5 in (1, 3)), none done
+    assert shown[:3] == ["CODEX-001", "CODEX-003", "CODEX-006"]
+    assert not any(int(s[6:]) % 5 == 0 for s in shown)
+    assert any(line.strip().startswith("… and ") and "100 done" in line for line in lines)
+
+
+def test_visible_tasks_ranks_by_what_matters() -> None:
+    rows = snap(10).tasks
+    assert visible_tasks(rows, 10) == (list(rows), "")
+    shown, more = visible_tasks(rows, 5)
+    assert [r.status for r in shown] == ["validating", "dispatched", "validating", "dispatched"]
+    assert more == "… and 6 more: 2 blocked, 2 done, 2 queued"
 
 
 @pytest.mark.parametrize("width", [80, 120, 200])
 def test_table_fits_the_pane_and_keeps_ids_tries_and_eta(width: int) -> None:
     console = Console(file=io.StringIO(), width=width, color_system=None)
-    console.print(status_table(snap(5)))
+    console.print(status_table(snap(5), width=width))
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert all(len(line) <= width for line in text.splitlines())
     for header in ("ID", "Status", "Try", "ETA"):

@@ -94,3 +94,22 @@ def test_logs_by_agent(workspace: Workspace) -> None:
     log = ws.cli("logs", "--agent", "b").stdout
     assert "T-001 -> b (attempt 1)" in log and "T-001 #1: done" in log
     assert "T-000" not in log
+
+
+def test_watch_follows_a_daemon_in_a_real_pane(workspace: Workspace, terminal: str) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"], delay=1.0)
+    ws.write_queue("q.yaml", simple_tasks("W", ["a", "b"], 4))
+    command = shlex.join([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "watch"])
+    with ws.running():
+        tmux(terminal, "-f", "/dev/null", "new-session", "-d", "-s", "term", "-x", "80", "-y",
+             "30", f"env -u TMUX {command}")  # fmt: skip
+        screen = lambda: tmux(terminal, "capture-pane", "-p", "-t", "term")  # noqa: E731
+        wait_until(lambda: "4/4 done" in screen(), 60, "the watched dashboard to show the end")
+    text = screen()
+    lines = text.splitlines()
+    assert lines[0].startswith("orchestrate · orch-test · up ")
+    assert all(f"W-00{i}" in text for i in range(4))
+    assert any(line.startswith("a ") and "1:a" in line for line in lines)
+    assert all(len(line) <= 80 for line in lines)
+    assert "every task is settled: 4 done" in text  # the last events, from the journal

@@ -1,0 +1,309 @@
+"""What a person sees, as data: the snapshot of the state (tasks and agents, for people), and
+its plain renderings: ORCHESTRATOR_STATUS.md and `status --json`. No rich here."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .state import ACTIVE, AgentState, State, TaskState, frozen_tasks
+
+STATUS_ICONS = {
+    "queued": "⏳",
+    "dispatched": "🔄",
+    "validating": "🔎",
+    "done": "✅",
+    "failed": "❌",
+    "blocked": "⛔",
+    "cancelled": "🚫",
+}
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: str
+    title: str
+    agent: str
+    priority: str
+    status: str
+    attempts: int
+    since: float | None
+    estimate: float | None
+    overdue: bool
+    reason: str
+    file: str
+    validation: str = ""
+    log: str = ""
+    flags: tuple[str, ...] = ()
+    blocked_by: str | None = None
+
+    @property
+    def check(self) -> str:
+        """The last validation in a few words: what the operator looks at first."""
+        if not self.validation:
+            return "-"
+        return ("✅ " if self.status == "done" else "❌ ") + self.validation
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    name: str
+    state: str
+    task: str | None
+    window: str
+    since: float | None = None  # when its current task was dispatched
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    session: str
+    workspace: str
+    now: float
+    tasks: tuple[TaskRow, ...]
+    agents: tuple[AgentRow, ...]
+    running: bool = True
+    started: float | None = None  # when the daemon started
+    board: str = ""
+
+    def totals(self) -> dict[str, int]:
+        counts = {s: 0 for s in ("done", "running", "queued", "failed", "blocked", "cancelled")}
+        for t in self.tasks:
+            key = "running" if t.status in ACTIVE else t.status
+            counts[key] = counts.get(key, 0) + 1
+        return {"total": len(self.tasks), **counts}
+
+
+def task_row(t: TaskState, now: float) -> TaskRow:
+    return TaskRow(
+        id=t.id,
+        title=t.task.title,
+        agent=t.agent if t.agent and t.task.agent == "any" else t.task.agent,
+        priority=t.task.priority,
+        status=t.status,
+        attempts=t.attempts,
+        since=t.since,
+        estimate=t.task.estimate,
+        overdue=t.overdue(now),
+        reason=t.reason,
+        file=f"{t.task.file.name}:{t.task.line}",
+        validation=t.validation,
+        log=t.log,
+        flags=tuple(sorted(t.flags | ({"overdue"} if t.overdue(now) else set()))),
+        blocked_by=t.blocked_by,
+    )
+
+
+def agent_label(state: State, name: str, detail: str) -> str:
+    agent = state.agent(name)
+    if agent is None:
+        return "unknown"
+    if agent.paused:
+        return "paused"
+    if not agent.present:
+        return "gone"
+    if not agent.ready:
+        return detail or "starting"
+    return "busy" if agent.task else "idle"
+
+
+def snapshot(
+    state: State,
+    session: str,
+    workspace: Path,
+    now: float,
+    windows: dict[str, str],
+    details: dict[str, str],
+    running: bool = True,
+    started: float | None = None,
+    board: str = "",
+) -> Snapshot:
+    tasks = sorted(state.tasks.values(), key=lambda t: t.order)
+
+    def since(task: str | None) -> float | None:
+        held = state.tasks.get(task) if task else None
+        return held.since if held else None
+
+    return Snapshot(
+        session=session,
+        workspace=str(workspace),
+        now=now,
+        tasks=tuple(task_row(t, now) for t in tasks),
+        agents=tuple(
+            AgentRow(
+                a.name,
+                agent_label(state, a.name, details.get(a.name, "")),
+                a.task,
+                windows.get(a.name, "?"),
+                since(a.task),
+            )
+            for a in state.agents
+        ),
+        running=running,
+        started=started,
+        board=board,
+    )
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def eta(row: TaskRow, now: float) -> str:
+    """Elapsed against the estimate while running; the estimate while queued."""
+    if row.status in ACTIVE and row.since is not None:
+        spent = duration(now - row.since)
+        text = f"{spent}/{duration(row.estimate)}" if row.estimate else spent
+        return text + (" OVERDUE" if row.overdue else "")
+    if row.status == "queued":
+        return duration(row.estimate)
+    return "-"
+
+
+def status_markdown(snap: Snapshot) -> str:
+    """ORCHESTRATOR_STATUS.md: the seeds' dashboard, kept by the daemon."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.now))
+    lines = [
+        "# Orchestrator status",
+        "",
+        f"**Session**: {snap.session}  ",
+        f"**Updated**: {stamp}  ",
+        f"**Daemon**: {'running' if snap.running else 'stopped'}",
+        "",
+        "| ID | Task | Agent | Status | Attempts | Check | ETA |",
+        "|----|------|-------|--------|----------|-------|-----|",
+    ]
+    for t in snap.tasks:
+        icon = STATUS_ICONS.get(t.status, "")
+        title = t.title.replace("|", "\\|")
+        status = f"{icon} {t.status.upper()}" + "".join(f" ⚠️ {f.upper()}" for f in t.flags)
+        if t.blocked_by:
+            status += f" (by {t.blocked_by})"
+        check = t.check.replace("|", "\\|")
+        lines.append(
+            f"| {t.id} | {title} | {t.agent} | {status} | {t.attempts} | {check} "
+            f"| {eta(t, snap.now)} |"
+        )
+    totals = snap.totals()
+    lines += [
+        "",
+        f"**Total**: {totals['total']}  ",
+        f"**Done**: {totals['done']}  ",
+        f"**Running**: {totals['running']}  ",
+        f"**Queued**: {totals['queued']}  ",
+        f"**Failed**: {totals['failed']}  ",
+        f"**Blocked**: {totals['blocked']}",
+        "",
+        "| Agent | Window | State | Task |",
+        "|-------|--------|-------|------|",
+    ]
+    for a in snap.agents:
+        lines.append(f"| {a.name} | {a.window} | {a.state} | {a.task or '-'} |")
+    logs = [t for t in snap.tasks if t.log]
+    if logs:
+        lines += ["", "**Validation logs**:", ""]
+        lines += [f"- {t.id} (attempt {t.attempts}): `{t.log}`" for t in logs]
+    return "\n".join(lines) + "\n"
+
+
+def status_json(snap: Snapshot) -> dict[str, Any]:
+    return {
+        "session": snap.session,
+        "workspace": snap.workspace,
+        "daemon": "running" if snap.running else "stopped",
+        "tasks": [
+            {
+                "id": t.id,
+                "title": t.title,
+                "agent": t.agent,
+                "priority": t.priority,
+                "status": t.status,
+                "attempts": t.attempts,
+                "overdue": t.overdue,
+                "since": t.since,
+                "estimate": t.estimate,
+                "reason": t.reason,
+                "file": t.file,
+                "validation": t.validation,
+                "log": t.log,
+                "flags": list(t.flags),
+                "blocked_by": t.blocked_by,
+            }
+            for t in snap.tasks
+        ],
+        "agents": [
+            {"name": a.name, "state": a.state, "task": a.task, "window": a.window, "since": a.since}
+            for a in snap.agents
+        ],
+        "totals": snap.totals(),
+    }
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_snapshot(root: Path, now: float) -> Snapshot:
+    """The state as the daemon last stored it, for `status` and `watch` (read-only), or the
+    queues' tasks, all queued, before a first run. Agents' states are the daemon's last word
+    ("daemon stopped" when none runs), not recomputed."""
+    from . import config, queueset
+    from .lock import holder
+    from .store import Store
+
+    settings = config.load_settings(root)
+    db = settings.state_dir / "state.db"
+    running = holder(settings.state_dir / "daemon.lock") is not None
+    started = None
+    if db.exists():
+        store = Store(db, readonly=True)
+        try:
+            tasks = store.tasks()
+            agents_meta = json.loads(store.get_meta("agents") or "[]")
+            started = float(store.get_meta("started") or 0) or None
+        finally:
+            store.close()
+    else:
+        merged = queueset.merge_queues(settings, queueset.read_all(settings), {})
+        tasks = [TaskState(t, i) for i, t in enumerate(merged.tasks)]
+        agents_meta = []
+    names = [a.name for a in config.agents_for(settings, [t.task for t in tasks])]
+    names += [e["name"] for e in agents_meta if e["name"] not in names]
+    by_name = {e["name"]: e for e in agents_meta}
+    held = {t.agent: t.id for t in tasks if t.status in ACTIVE}
+    state = State(
+        tasks=frozen_tasks({t.id: t for t in tasks}),
+        agents=tuple(AgentState(n, task=held.get(n)) for n in names),
+    )
+    windows = {n: by_name.get(n, {}).get("window", "?") for n in names}
+    snap = snapshot(
+        state,
+        settings.session,
+        root,
+        now,
+        windows,
+        {},
+        running,
+        started if running else None,
+        str(settings.board),
+    )
+    agents = tuple(
+        replace(
+            a,
+            state=by_name.get(a.name, {}).get("state", "unknown") if running else "daemon stopped",
+        )
+        for a in snap.agents
+    )
+    return replace(snap, agents=agents)
