@@ -307,6 +307,36 @@ def status(
 
 
 @app.command()
+def report(
+    ctx: typer.Context,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="The file to write ('-': print it).")
+    ] = "ORCHESTRATOR_REPORT.md",
+) -> None:
+    """Write a markdown summary: each task's attempts and times, each agent's busy and idle time."""
+    from .report import report as render_report
+    from .store import Store
+
+    root = _root(ctx)
+    settings = config.load_settings(root)
+    db = settings.state_dir / "state.db"
+    if not db.exists():
+        typer.echo(f"nothing to report in {root}: the daemon has not run yet", err=True)
+        raise typer.Exit(1)
+    store = Store(db, readonly=True)
+    try:
+        text = render_report(store.tasks(), store.events(), time.time(), settings.session)
+    finally:
+        store.close()
+    if output == "-":
+        typer.echo(text, nl=False)
+        return
+    path = Path(output) if Path(output).is_absolute() else root / output
+    path.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
 def watch(
     ctx: typer.Context,
     plain: Annotated[
