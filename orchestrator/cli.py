@@ -9,19 +9,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
 import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from . import config, queueset
-from .dashboard import EVENTS_SHOWN, LiveView, PlainView, View, print_status
+from . import config, launch, queueset
+from .dashboard import LiveView, PlainView, View, print_status
 from .errors import OrchestrateError
 from .lock import holder
 from .snapshot import read_snapshot, status_json
@@ -133,26 +130,6 @@ def check(ctx: typer.Context) -> None:
 # --------------------------------------------------------------------------- start / stop
 
 
-def _run_daemon(root: Path, view: View, exit_when_done: bool) -> int:
-    from .daemon import Daemon
-    from .tmux import Tmux, server_for
-
-    settings = config.load_settings(root)
-    daemon = Daemon(root, Tmux(server_for(settings.socket)), view, exit_when_done=exit_when_done)
-
-    def on_signal(signum: int, frame: object) -> None:
-        # Not from the handler itself: the main thread may hold the queue's lock.
-        threading.Thread(target=daemon.stop, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    try:
-        return daemon.run()
-    finally:
-        view.close()
-
-
 @app.command()
 def start(
     ctx: typer.Context,
@@ -178,7 +155,7 @@ def start(
         ),
     ] = True,
 ) -> None:
-    """Create the session and missing agent windows, then run the daemon (foreground)."""
+    """Create the session and missing agent windows, then run the daemon (here, or --detach)."""
     root = _root(ctx)
     config.load_settings(root)  # fail early, with FILE:LINE, on a broken orchestrate.yaml
     lock = root / ".orchestrate" / "daemon.lock"
@@ -191,82 +168,12 @@ def start(
         )
         raise typer.Exit(1)
     if detach:
-        raise typer.Exit(_detach(root, exit_when_done, window))
+        ok, lines = launch.detach(root, exit_when_done, window)
+        for line in lines:
+            typer.echo(line, err=not ok)
+        raise typer.Exit(0 if ok else 1)
     view: View = LiveView() if sys.stdout.isatty() and not plain else PlainView()
-    raise typer.Exit(_run_daemon(root, view, exit_when_done))
-
-
-DAEMON_WINDOW = "orchestrator"
-
-
-def _detach(root: Path, exit_when_done: bool, window: bool) -> int:
-    """Start the daemon away from this terminal: in a tmux window of the agents' session
-    (attaching shows its dashboard beside the agents), or as a background process."""
-    state_dir = root / ".orchestrate"
-    state_dir.mkdir(mode=0o700, exist_ok=True)
-    log_path = state_dir / "daemon.log"
-    argv = [sys.executable, "-m", "orchestrator", "-C", str(root), "start"]
-    if exit_when_done:
-        argv.append("--exit-when-done")
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    if window:
-        where = _start_in_window(root, argv, log_path)
-        pid = None
-    else:
-        with log_path.open("a") as log_file:
-            proc = subprocess.Popen(
-                [*argv, "--plain"],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        where, pid = "in the background", proc.pid
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        running = holder(state_dir / "daemon.lock")
-        if running is not None and (pid is None or running == pid):
-            on = f"-C {root} " if root != Path.cwd() else ""
-            typer.echo(f"orchestrate daemon running {where} (pid {running})")
-            if window:
-                typer.echo(f"  watch:   orchestrate {on}attach {DAEMON_WINDOW}")
-            typer.echo(f"  follow:  orchestrate {on}logs -f")
-            typer.echo(f"  status:  orchestrate {on}status")
-            typer.echo(f"  stop:    orchestrate {on}stop")
-            typer.echo(f"  log:     {log_path}")
-            return 0
-        if pid is not None and proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    tail = log_path.read_text(errors="replace").splitlines()[-15:]
-    typer.echo(f"the daemon did not start (its errors go to {log_path}):", err=True)
-    for line in tail:
-        typer.echo(f"  {line}", err=True)
-    return 1
-
-
-def _start_in_window(root: Path, argv: list[str], log_path: Path) -> str:
-    """Run `argv` in the session's window DAEMON_WINDOW (created after the agents' windows,
-    or reused); its errors are appended to the log. Only our own paths are in the line."""
-    from .tmux import Tmux, server_for
-
-    settings = config.load_settings(root)
-    tmux = Tmux(server_for(settings.socket))
-    session = tmux.ensure_session(settings.session, settings.workdir)
-    package = Path(__file__).resolve().parent.parent
-    command = (
-        f"env PYTHONPATH={shlex.quote(str(package))} {shlex.join(argv)} "
-        f"2>>{shlex.quote(str(log_path))}"
-    )
-    pane = tmux.find_window(session, DAEMON_WINDOW)
-    if pane is not None:
-        tmux.respawn(pane, command, root)
-    else:
-        taken = [*tmux.window_indexes(session)]
-        taken += [int(a.window) for a in settings.agents if str(a.window).isdigit()]
-        tmux.create_window(session, max(taken, default=0) + 1, DAEMON_WINDOW, command, root)
-    return f"in tmux window '{DAEMON_WINDOW}' of session {settings.session}"
+    raise typer.Exit(launch.run_daemon(root, view, exit_when_done))
 
 
 @app.command()
@@ -345,32 +252,8 @@ def watch(
     interval: Annotated[float, typer.Option(help="Seconds between two reads.")] = 0.5,
 ) -> None:
     """Follow a daemon running elsewhere: its dashboard, read-only (Ctrl-C leaves)."""
-    from .store import Store
-
-    root = _root(ctx)
-    db = config.load_settings(root).state_dir / "state.db"
     view: View = LiveView() if sys.stdout.isatty() and not plain else PlainView()
-    store: Store | None = None
-    after = 0
-    try:
-        while True:
-            if store is None and db.exists():
-                store = Store(db, readonly=True)
-                after = max((e.seq for e in store.events(limit=1)), default=0)
-                for e in store.events(limit=EVENTS_SHOWN):
-                    view.event(e.kind, e.message, e.task, e.agent, e.ts)
-            if store is not None:
-                for e in store.events(after=after):
-                    view.event(e.kind, e.message, e.task, e.agent, e.ts)
-                    after = e.seq
-            view.update(read_snapshot(root, time.time()))
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        return
-    finally:
-        view.close()
-        if store is not None:
-            store.close()
+    launch.follow(_root(ctx), view, interval)
 
 
 @app.command()
@@ -430,47 +313,15 @@ def attach(
     ctx: typer.Context,
     agent: Annotated[
         str | None,
-        typer.Argument(help=f"An agent's name, or {DAEMON_WINDOW!r} for the daemon's window."),
+        typer.Argument(
+            help=f"An agent's name, or {launch.DAEMON_WINDOW!r} for the daemon's window."
+        ),
     ] = None,
 ) -> None:
     """Show an agent's window: switch to it inside tmux, or attach this terminal to it."""
-    from .errors import TmuxError
-    from .store import Store
-    from .tmux import Tmux, server_for
-
-    root = _root(ctx)
-    settings = config.load_settings(root)
-    tmux = Tmux(server_for(settings.socket))
-    session = tmux.session_id(settings.session)
-    if session is None:
-        typer.echo(
-            f"no tmux session {settings.session!r}: `orchestrate start` creates it", err=True
-        )
-        raise typer.Exit(1)
-    pane: str | None = None
-    if agent is None:
-        pane = tmux.find_window(session, DAEMON_WINDOW)
-        if pane is None:
-            pane = next((p.id for p in tmux.panes().values() if p.session == session), None)
-    elif agent == DAEMON_WINDOW:
-        pane = tmux.find_window(session, DAEMON_WINDOW)
-    else:
-        db = settings.state_dir / "state.db"
-        if db.exists():
-            store = Store(db, readonly=True)
-            try:
-                pane = store.panes().get(agent)
-            finally:
-                store.close()
-        if pane is None or pane not in tmux.panes():
-            known = settings.agent(agent)
-            pane = tmux.find_window(session, known.window if known else agent)
-    if pane is None:
-        typer.echo(f"no window for {agent!r} in session {settings.session!r}", err=True)
-        raise typer.Exit(1)
     try:
-        tmux.show(pane)
-    except TmuxError as exc:
+        launch.show(_root(ctx), agent)
+    except OrchestrateError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
 
@@ -539,32 +390,11 @@ def add(
 
 
 def _control(root: Path, command: str, target: str) -> None:
-    """Queue an operator's command for the daemon; wait for its answer if one runs."""
-    from .store import Store
-
-    state_dir = root / ".orchestrate"
-    store = Store(state_dir / "state.db")
-    try:
-        with store.transaction():
-            seq = store.add_command(command, target)
-        (state_dir / "control").touch()
-        if holder(state_dir / "daemon.lock") is None:
-            typer.echo(f"{command} {target}: queued; applied when the daemon next starts")
-            return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            answer = store.command_answer(seq)
-            if answer is not None:
-                ok, message = answer
-                typer.echo(message, err=not ok)
-                if not ok:
-                    raise typer.Exit(1)
-                return
-            time.sleep(0.05)
-    finally:
-        store.close()
-    typer.echo(f"{command} {target}: queued, but the daemon has not answered within 10 s", err=True)
-    raise typer.Exit(1)
+    """Queue an operator's command for the daemon; print its answer (exit 1 on a refusal)."""
+    ok, message = launch.send_command(root, command, target)
+    typer.echo(message, err=not ok)
+    if not ok:
+        raise typer.Exit(1)
 
 
 @app.command()

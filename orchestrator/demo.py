@@ -97,7 +97,7 @@ def make_workspace(folder: Path, socket: str, delay: float, logs: Path | None = 
 
 
 def run_demo(delay: float, keep: bool, plain: bool) -> int:
-    from .cli import _run_daemon
+    from .launch import run_daemon
     from .tmux import Tmux, server_for
 
     folder = Path(tempfile.mkdtemp(prefix="orchestrate-demo-"))
@@ -107,7 +107,7 @@ def run_demo(delay: float, keep: bool, plain: bool) -> int:
     print(f"demo workspace: {folder}")
     print(f"watch the agents: tmux -L {socket} attach -t orchestrate-demo")
     try:
-        code = _run_daemon(folder, view, exit_when_done=True)
+        code = run_daemon(folder, view, exit_when_done=True)
     finally:
         if not keep:
             Tmux(server_for(socket)).kill_server()

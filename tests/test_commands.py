@@ -57,45 +57,40 @@ def test_commands_reach_a_running_daemon(workspace: Workspace) -> None:
 
 def test_commands_wait_for_a_stopped_daemon(workspace: Workspace) -> None:
     ws = workspace
-    ws.sim_agents(["a"], delay=0.3)
-    ws.write_queue(
-        "q.yaml",
-        [
-            {"id": "T1", "agent": "a", "prompt": "one"},
-            {"id": "T2", "agent": "a", "prompt": "two"},
-            {"id": "T3", "agent": "a", "prompt": "three", "priority": "low"},
-        ],
-    )
-    # the first start only loads the queue; the commands then wait in the state
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
-    assert result.returncode == 0
-    ws.write_queue(
-        "q.yaml",
-        [
-            {"id": "T1", "agent": "a", "prompt": "one"},
-            {"id": "T2", "agent": "a", "prompt": "two"},
-            {"id": "T3", "agent": "a", "prompt": "three", "priority": "low"},
-            {"id": "T4", "agent": "a", "prompt": "four"},
-            {"id": "T5", "agent": "a", "prompt": "five", "priority": "low"},
-        ],
-    )
-    for command, target in (("cancel", "T4"), ("dispatch", "T5")):
+    ws.sim_agents(["a", "b"], delay=0.3, extra={"a": ["--fail", "F"]})
+    tasks = [
+        {"id": "F", "agent": "a", "prompt": "fails", "retries": 0},
+        {"id": "T1", "agent": "a", "prompt": "one"},
+        {"id": "B1", "agent": "b", "prompt": "bee"},
+    ]
+    ws.write_queue("q.yaml", tasks)
+    first = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert first.returncode == 1  # F failed
+    assert ws.statuses() == {"F": "failed", "T1": "done", "B1": "done"}
+    tasks += [
+        {"id": "T4", "agent": "a", "prompt": "four"},
+        {"id": "T5", "agent": "a", "prompt": "five", "priority": "low"},
+        {"id": "B2", "agent": "b", "prompt": "bee two"},
+    ]
+    ws.write_queue("q.yaml", tasks)
+    queued = "queued; applied when the daemon next starts"
+    for command, target in (("pause", "b"), ("cancel", "T4"), ("dispatch", "T5"), ("retry", "F")):
         answer = ws.cli(command, target)
-        assert answer.returncode == 0
-        assert (
-            answer.stdout.strip()
-            == f"{command} {target}: queued; applied when the daemon next starts"
-        )
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
-    assert result.returncode == 0, result.stdout[-2000:]
+        assert answer.returncode == 0 and answer.stdout.strip() == f"{command} {target}: {queued}"
+    second = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert second.returncode == 1 and "no task can make progress" in second.stdout  # b paused
     assert ws.statuses() == {
-        "T1": "done",
-        "T2": "done",
-        "T3": "done",
-        "T4": "cancelled",
-        "T5": "done",
-    }
-    assert "[orchestrate T4 #1]" not in order(ws, "a")
+        "F": "failed", "T1": "done", "B1": "done", "T4": "cancelled", "T5": "done", "B2": "queued"
+    }  # fmt: skip
+    # the retry ran (F #2, failing again with --fail), after T5 that was dispatched ahead
+    sent = order(ws, "a")
+    assert sent.index("[orchestrate T5 #1]") < sent.index("[orchestrate F #2]")
+    assert "[orchestrate T4 #1]" not in sent
+    assert ws.cli("resume", "b").returncode == 0
+    third = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert third.returncode == 1 and ws.statuses()["B2"] == "done"  # F is still failed
     log = ws.cli("logs").stdout
-    assert "command        cancel T4: T4: cancelled (was queued)" in log
-    assert "command        dispatch T5: T5: " in log
+    for line in ("pause b: b: paused", "cancel T4: T4: cancelled (was queued)",
+                 "dispatch T5: T5: ", "retry F: F: back in the queue (was failed)",
+                 "resume b: b: resumed"):  # fmt: skip
+        assert f"command        {line}" in log

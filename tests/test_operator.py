@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from .conftest import Workspace, simple_tasks, wait_until
 
@@ -113,3 +115,39 @@ def test_watch_follows_a_daemon_in_a_real_pane(workspace: Workspace, terminal: s
     assert any(line.startswith("a ") and "1:a" in line for line in lines)
     assert all(len(line) <= 80 for line in lines)
     assert "every task is settled: 4 done" in text  # the last events, from the journal
+
+
+def test_the_operators_afternoon_without_a_restart(workspace: Workspace) -> None:
+    """Issue 5's 'done when': start detached, pause an agent, add a task from the command
+    line, retry a failed task, and be told when an agent waits for a person."""
+    ws = workspace
+    ws.sim_agents(["a", "b"], extra={"a": ["--fail-once", "F"], "b": ["--ask", "ASK"]})
+    config = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())
+    notes = ws.root / "notes.jsonl"
+    config["notify"] = [f"cat >> {notes}"]
+    (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "F", "agent": "a", "prompt": "fails once", "retries": 0},
+            {"id": "ASK", "agent": "b", "prompt": "asks a person"},
+        ],
+    )
+    assert ws.cli("start", "--detach").returncode == 0
+    try:
+        wait_until(lambda: ws.statuses()["F"] == "failed", 60, "F failed")
+        assert ws.cli("pause", "a").stdout.startswith("a: paused")
+        added = ws.cli("add", "--id", "NEW", "--agent", "a", "--prompt", "added live")
+        assert added.returncode == 0, added.stderr
+        wait_until(lambda: "NEW" in ws.statuses(), 20, "the daemon to load NEW")
+        assert ws.statuses()["NEW"] == "queued"
+        assert next(x for x in ws.status()["agents"] if x["name"] == "a")["state"] == "paused"
+        assert ws.cli("resume", "a").returncode == 0
+        assert ws.cli("retry", "F").stdout.startswith("F: back in the queue")
+        wait_until(lambda: ws.statuses()["F"] == ws.statuses()["NEW"] == "done", 60, "F, NEW")
+        events = lambda: [json.loads(x)["event"] for x in notes.read_text().splitlines()]  # noqa: E731
+        wait_until(lambda: notes.exists() and "waiting-for-input" in events(), 30, "the note")
+        assert {"failed", "done"} <= set(events())
+        assert "orchestrator" in windows(ws)
+    finally:
+        assert ws.cli("stop").returncode == 0

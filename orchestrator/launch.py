@@ -1,0 +1,201 @@
+"""Running the daemon and reaching it: in the foreground, detached (in its tmux window or in
+the background), followed read-only (`watch`), shown (`attach`), and sent commands."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import config
+from .dashboard import EVENTS_SHOWN, View
+from .errors import OrchestrateError
+from .lock import holder
+from .snapshot import read_snapshot
+
+
+def run_daemon(root: Path, view: View, exit_when_done: bool) -> int:
+    from .daemon import Daemon
+    from .tmux import Tmux, server_for
+
+    settings = config.load_settings(root)
+    daemon = Daemon(root, Tmux(server_for(settings.socket)), view, exit_when_done=exit_when_done)
+
+    def on_signal(signum: int, frame: object) -> None:
+        # Not from the handler itself: the main thread may hold the queue's lock.
+        threading.Thread(target=daemon.stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        return daemon.run()
+    finally:
+        view.close()
+
+
+DAEMON_WINDOW = "orchestrator"
+
+
+def detach(root: Path, exit_when_done: bool, window: bool) -> tuple[bool, list[str]]:
+    """Start the daemon away from this terminal: in a tmux window of the agents' session
+    (attaching shows its dashboard beside the agents), or as a background process."""
+    state_dir = root / ".orchestrate"
+    state_dir.mkdir(mode=0o700, exist_ok=True)
+    log_path = state_dir / "daemon.log"
+    argv = [sys.executable, "-m", "orchestrator", "-C", str(root), "start"]
+    if exit_when_done:
+        argv.append("--exit-when-done")
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    if window:
+        where = start_in_window(root, argv, log_path)
+        pid = None
+    else:
+        with log_path.open("a") as log_file:
+            proc = subprocess.Popen(
+                [*argv, "--plain"],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        where, pid = "in the background", proc.pid
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        running = holder(state_dir / "daemon.lock")
+        if running is not None and (pid is None or running == pid):
+            on = f"-C {root} " if root != Path.cwd() else ""
+            lines = [f"orchestrate daemon running {where} (pid {running})"]
+            if window:
+                lines.append(f"  watch:   orchestrate {on}attach {DAEMON_WINDOW}")
+            lines += [
+                f"  follow:  orchestrate {on}logs -f",
+                f"  status:  orchestrate {on}status",
+                f"  stop:    orchestrate {on}stop",
+                f"  log:     {log_path}",
+            ]
+            return True, lines
+        if pid is not None and proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    tail = log_path.read_text(errors="replace").splitlines()[-15:]
+    return False, [
+        f"the daemon did not start (its errors go to {log_path}):",
+        *(f"  {line}" for line in tail),
+    ]
+
+
+def start_in_window(root: Path, argv: list[str], log_path: Path) -> str:
+    """Run `argv` in the session's window DAEMON_WINDOW (created after the agents' windows,
+    or reused); its errors are appended to the log. Only our own paths are in the line."""
+    from .tmux import Tmux, server_for
+
+    settings = config.load_settings(root)
+    tmux = Tmux(server_for(settings.socket))
+    session = tmux.ensure_session(settings.session, settings.workdir)
+    package = Path(__file__).resolve().parent.parent
+    command = (
+        f"env PYTHONPATH={shlex.quote(str(package))} {shlex.join(argv)} "
+        f"2>>{shlex.quote(str(log_path))}"
+    )
+    pane = tmux.find_window(session, DAEMON_WINDOW)
+    if pane is not None:
+        tmux.respawn(pane, command, root)
+    else:
+        taken = [*tmux.window_indexes(session)]
+        taken += [int(a.window) for a in settings.agents if str(a.window).isdigit()]
+        tmux.create_window(session, max(taken, default=0) + 1, DAEMON_WINDOW, command, root)
+    return f"in tmux window '{DAEMON_WINDOW}' of session {settings.session}"
+
+
+def follow(root: Path, view: View, interval: float) -> None:
+    """`watch`: draw a daemon's state and journal from the store (read-only) until Ctrl-C."""
+    from .store import Store
+
+    db = config.load_settings(root).state_dir / "state.db"
+    store: Store | None = None
+    after = 0
+    try:
+        while True:
+            if store is None and db.exists():
+                store = Store(db, readonly=True)
+                after = max((e.seq for e in store.events(limit=1)), default=0)
+                for e in store.events(limit=EVENTS_SHOWN):
+                    view.event(e.kind, e.message, e.task, e.agent, e.ts)
+            if store is not None:
+                for e in store.events(after=after):
+                    view.event(e.kind, e.message, e.task, e.agent, e.ts)
+                    after = e.seq
+            view.update(read_snapshot(root, time.time()))
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+    finally:
+        view.close()
+        if store is not None:
+            store.close()
+
+
+def show(root: Path, agent: str | None) -> None:
+    """`attach`: bring the person to an agent's window (or the daemon's, or the session)."""
+    from .store import Store
+    from .tmux import Tmux, server_for
+
+    settings = config.load_settings(root)
+    tmux = Tmux(server_for(settings.socket))
+    session = tmux.session_id(settings.session)
+    if session is None:
+        raise OrchestrateError(
+            f"no tmux session {settings.session!r}: `orchestrate start` creates it"
+        )
+    pane: str | None = None
+    if agent is None:
+        pane = tmux.find_window(session, DAEMON_WINDOW)
+        if pane is None:
+            pane = next((p.id for p in tmux.panes().values() if p.session == session), None)
+    elif agent == DAEMON_WINDOW:
+        pane = tmux.find_window(session, DAEMON_WINDOW)
+    else:
+        db = settings.state_dir / "state.db"
+        if db.exists():
+            store = Store(db, readonly=True)
+            try:
+                pane = store.panes().get(agent)
+            finally:
+                store.close()
+        if pane is None or pane not in tmux.panes():
+            known = settings.agent(agent)
+            pane = tmux.find_window(session, known.window if known else agent)
+    if pane is None:
+        raise OrchestrateError(f"no window for {agent!r} in session {settings.session!r}")
+    tmux.show(pane)
+
+
+def send_command(root: Path, command: str, target: str) -> tuple[bool, str]:
+    """Queue an operator's command in the state; the daemon's answer if one runs (within
+    10 s), else a note that it waits for the next start."""
+    from .store import Store
+
+    state_dir = root / ".orchestrate"
+    store = Store(state_dir / "state.db")
+    try:
+        with store.transaction():
+            seq = store.add_command(command, target)
+        (state_dir / "control").touch()
+        if holder(state_dir / "daemon.lock") is None:
+            return True, f"{command} {target}: queued; applied when the daemon next starts"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            answer = store.command_answer(seq)
+            if answer is not None:
+                return answer
+            time.sleep(0.05)
+    finally:
+        store.close()
+    return False, f"{command} {target}: queued, but the daemon has not answered within 10 s"
