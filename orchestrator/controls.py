@@ -33,30 +33,22 @@ def on_control(state: State, event: Control) -> Iterable[Action]:
     if event.command in ("pause", "resume"):
         yield from _pause(state, event.target, event.command == "pause")
         return
-    on_task: dict[str, Callable[[State, str], Iterable[Action]]] = {
+    on_task: dict[str, Callable[[State, TaskState], Iterable[Action]]] = {
         "retry": _retry,
         "cancel": _cancel,
         "dispatch": _dispatch,
     }
     handler = on_task.get(event.command)
+    task = state.tasks.get(event.target)
     if handler is None:
         yield Answer(False, f"unknown command {event.command!r}: use {', '.join(COMMANDS)}")
-        return
-    yield from handler(state, event.target)
+    elif task is None:
+        yield Answer(False, f"no task {event.target!r}: `orchestrate status` lists them")
+    else:
+        yield from handler(state, task)
 
 
-def _task(state: State, target: str) -> TaskState | Answer:
-    task = state.tasks.get(target)
-    if task is None:
-        return Answer(False, f"no task {target!r}: `orchestrate status` lists them")
-    return task
-
-
-def _retry(state: State, target: str) -> Iterable[Action]:
-    task = _task(state, target)
-    if isinstance(task, Answer):
-        yield task
-        return
+def _retry(state: State, task: TaskState) -> Iterable[Action]:
     if task.status in (QUEUED, DISPATCHED, VALIDATING, DONE) or (
         task.status == BLOCKED and task.blocked_by
     ):
@@ -78,11 +70,7 @@ def _retry(state: State, target: str) -> Iterable[Action]:
     yield Answer(True, f"{task.id}: back in the queue (was {task.status})")
 
 
-def _cancel(state: State, target: str) -> Iterable[Action]:
-    task = _task(state, target)
-    if isinstance(task, Answer):
-        yield task
-        return
+def _cancel(state: State, task: TaskState) -> Iterable[Action]:
     if task.status in (DONE, CANCELLED):
         yield Answer(False, f"{task.id} is {task.status}; nothing to cancel")
         return
@@ -103,11 +91,7 @@ def _cancel(state: State, target: str) -> Iterable[Action]:
     yield Answer(True, f"{task.id}: cancelled (was {task.status}){note}")
 
 
-def _dispatch(state: State, target: str) -> Iterable[Action]:
-    task = _task(state, target)
-    if isinstance(task, Answer):
-        yield task
-        return
+def _dispatch(state: State, task: TaskState) -> Iterable[Action]:
     if task.status != QUEUED:
         hint = " (`orchestrate retry` puts it back in the queue)" if task.status != DONE else ""
         yield Answer(False, f"{task.id} is {task.status}, not queued{hint}")
