@@ -100,8 +100,8 @@ def visible_tasks(tasks: Sequence[TaskRow], room: int) -> tuple[list[TaskRow], s
 
 
 def status_table(snap: Snapshot, room: int | None = None, width: int = 200) -> Table:
-    """The tasks, one line each. Below 100 columns the priority and the check give way;
-    the id, status, attempts and ETA always keep their width, the title takes the rest."""
+    """The tasks, one line each. Below 100 columns the check gives way and the priority is
+    cut to 4 letters; id, status, attempts and ETA keep their width, the title takes the rest."""
     rows, more = visible_tasks(snap.tasks, room if room is not None else len(snap.tasks))
     wide = width >= 100
     table = Table(expand=True, show_edge=False, pad_edge=False)
@@ -109,8 +109,7 @@ def status_table(snap: Snapshot, room: int | None = None, width: int = 200) -> T
     table.add_column("ID", no_wrap=True, min_width=id_width)
     table.add_column("Task", overflow="ellipsis", no_wrap=True, ratio=1, min_width=6)
     table.add_column("Agent", overflow="ellipsis", no_wrap=True, max_width=12)
-    if wide:
-        table.add_column("Pri", no_wrap=True, max_width=8, overflow="ellipsis")
+    table.add_column("Pri", no_wrap=True, max_width=8 if wide else 4, overflow="crop")
     table.add_column("Status", no_wrap=True, overflow="ellipsis", max_width=32 if wide else 14)
     table.add_column("Try", no_wrap=True, justify="right", min_width=3)
     if wide:
@@ -122,7 +121,7 @@ def status_table(snap: Snapshot, room: int | None = None, width: int = 200) -> T
         flagged = f"⚠ {t.status} {'+'.join(t.flags)}" if t.flags else t.status
         status = Text(flagged, style=style)
         cells: list[Any] = [t.id, t.title, t.agent]
-        cells += [t.priority] if wide else []
+        cells.append(t.priority)
         cells += [status, str(t.attempts)]
         cells += [t.check] if wide else []
         table.add_row(*cells, eta(t, snap.now))
