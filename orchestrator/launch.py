@@ -15,7 +15,7 @@ from pathlib import Path
 from . import config
 from .dashboard import EVENTS_SHOWN, View
 from .errors import OrchestrateError
-from .lock import holder
+from .lock import holder, touch_private
 from .snapshot import read_snapshot
 
 
@@ -187,7 +187,7 @@ def send_command(root: Path, command: str, target: str) -> tuple[bool, str]:
     try:
         with store.transaction():
             seq = store.add_command(command, target)
-        (state_dir / "control").touch()
+        touch_private(state_dir / "control")
         if holder(state_dir / "daemon.lock") is None:
             return True, f"{command} {target}: queued; applied when the daemon next starts"
         deadline = time.monotonic() + 10

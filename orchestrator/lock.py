@@ -50,3 +50,12 @@ def holder(path: Path) -> int | None:
         return None
     finally:
         os.close(fd)
+
+
+def touch_private(path: Path) -> None:
+    """Create `path` readable by its owner only, or mark it modified (a wake-up signal)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.utime(fd)
+    finally:
+        os.close(fd)

@@ -4,6 +4,7 @@ agents, until the user points its agents at real CLIs. Files that exist are left
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -30,12 +31,15 @@ def _sim(name: str) -> str:
 
 
 def write_schemas(root: Path) -> list[Path]:
+    (root / ".orchestrate").mkdir(mode=0o700, exist_ok=True)
     folder = root / SCHEMA_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
     written = []
     for name, schema in schemas().items():
         path = folder / f"{name}.schema.json"
-        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
         written.append(path)
     return written
 
@@ -70,5 +74,4 @@ def init(root: Path, socket: str | None) -> list[Path]:
     if ".orchestrate/" not in lines and ".orchestrate" not in lines:
         ignore.write_text("\n".join([*lines, ".orchestrate/"]) + "\n", encoding="utf-8")
         written.append(ignore)
-    (root / ".orchestrate").mkdir(mode=0o700, exist_ok=True)
     return [*written, *write_schemas(root)]

@@ -40,6 +40,13 @@ def test_init_then_check_then_run(tmp_path: Path, socket_name: str) -> None:
     status = json.loads(orchestrate("-C", str(root), "status", "--json").stdout)
     assert {t["id"]: t["status"] for t in status["tasks"]} == {"EX-001": "done", "EX-002": "done"}
     assert "### TODO-EX-002: COMPLETED" in (root / "CLAUDE.md").read_text()
+    # the daemon's own files are private to the user, whoever made them
+    assert orchestrate("-C", str(root), "retry", "EX-001").returncode == 0  # queued
+    private = [root / ".orchestrate", *(root / ".orchestrate").rglob("*")]
+    assert len(private) > 6  # state.db, its -wal/-shm, lock, control, logs, schemas
+    for path in private:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
     again = orchestrate("init", str(root))
     assert again.returncode == 1 and "is a workspace already" in again.stderr
 
