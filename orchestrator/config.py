@@ -213,6 +213,11 @@ class TaskModel(_Model):
 class QueueModel(_Model):
     tasks: list[TaskModel] = Field(default_factory=list)
 
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _no_tasks_yet(cls, value: Any) -> Any:
+        return [] if value is None else value  # `tasks:` alone: an empty queue
+
 
 # --------------------------------------------------------------------------- frozen values
 
@@ -291,40 +296,73 @@ def find_root(start: Path) -> Path:
     raise WorkspaceNotFound(start)
 
 
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a queue of 10,000 tasks with long prompts fits
+
+
 def _read(file: Path) -> str:
     try:
-        return file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            [Problem(file, 1, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8")]
-        ) from None
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(
+                [
+                    Problem(
+                        file,
+                        1,
+                        f"{size / 2**20:.0f} MB: a file may be at most "
+                        f"{MAX_FILE_BYTES // 2**20} MB; split it into several queue files",
+                    )
+                ]
+            )
+        data = file.read_bytes()
     except OSError as exc:
         raise ConfigError([Problem(file, 1, f"cannot read: {exc.strerror}")]) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [Problem(file, line, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8")]
+        ) from None
 
 
-def _pydantic_problems(exc: ValidationError, located: yamlsrc.Located, file: Path) -> list[Problem]:
-    problems = []
+# The member types pydantic names at the end of a location when no member of a union fits.
+_UNION_MEMBERS = {"int": "number", "str": "text", "float": "number", "bool": "true/false"}
+
+
+def _pydantic_problems(
+    exc: ValidationError, located: yamlsrc.Located, file: Path, root: type[BaseModel]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    unions: dict[tuple[Any, ...], list[str]] = {}
     for err in exc.errors():
         loc = tuple(err["loc"])
+        if len(loc) > 1 and str(loc[-1]) in _UNION_MEMBERS:
+            unions.setdefault(loc[:-1], []).append(_UNION_MEMBERS[str(loc[-1])])
+            continue
         line = located.line_of(loc)
         where = _describe_loc(loc, located.data)
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
-            parent: Any = located.data
-            for part in loc[:-1]:
-                parent = parent[part] if parent is not None else None
-            model = _model_at(loc[:-1])
+            model = _model_at(loc[:-1]) if loc[:-1] else root
             allowed = [f.alias or n for n, f in model.model_fields.items()] if model else []
             hint = difflib.get_close_matches(key, allowed, n=1)
             fix = f"did you mean {hint[0]!r}?" if hint else f"allowed: {', '.join(allowed)}"
             problems.append(Problem(file, line, f"{where}unknown key {key!r}: {fix}"))
             continue
         message = err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("model_type", "dict_type"):
+            message = f"must be a mapping (key: value lines), not {type(err.get('input')).__name__}"
         if err["type"] == "missing":
             message = f"missing required key {str(loc[-1])!r}"
-        elif loc:
+        elif loc and not (len(loc) == 2 and loc[0] == "tasks"):  # a list item has no key
             message = f"{str(loc[-1]).rstrip('_')!r}: {message}"
         problems.append(Problem(file, line, f"{where}{message}"))
+    for loc, kinds in unions.items():
+        where = _describe_loc(loc, located.data)
+        wanted = " or ".join(dict.fromkeys(kinds))
+        problems.append(
+            Problem(file, located.line_of(loc), f"{where}{str(loc[-1])!r}: must be {wanted}")
+        )
     return problems
 
 
@@ -358,7 +396,7 @@ def validate_model(model: type[_Model], located: yamlsrc.Located, file: Path) ->
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc, located, file)) from None
+        raise ConfigError(_pydantic_problems(exc, located, file, model)) from None
 
 
 def load_settings(root: Path) -> Settings:

@@ -43,24 +43,43 @@ def load(text: str, file: Path) -> Located:
         line = mark.line + 1 if mark else 1
         what = exc.problem or exc.context or "invalid YAML"
         raise ConfigError([Problem(file, line, f"YAML syntax: {what}")]) from None
-    except yaml.YAMLError as exc:  # reader errors (control characters, bad encoding)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text[: exc.position].count("\n") + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        raise ConfigError(
+            [Problem(file, line, f"character {char!r} is not allowed in YAML: remove it")]
+        ) from None
+    except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, 1, f"not readable as YAML: {exc}")]) from None
     out = Located(None)
     if node is None:
         return out
     problems: list[Problem] = []
-    out.data = _convert(node, (), out.lines, file, problems)
+    budget = [MAX_VALUES]
+    out.data = _convert(node, (), out.lines, file, problems, budget)
     if problems:
         raise ConfigError(problems)
     return out
 
 
 _constructor = yaml.SafeLoader("")
+MAX_VALUES = 1_000_000  # aliases can make a small file expand without end ("billion laughs")
 
 
 def _convert(
-    node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path, problems: list[Problem]
+    node: yaml.Node,
+    path: Path_,
+    lines: dict[Path_, int],
+    file: Path,
+    problems: list[Problem],
+    budget: list[int],
 ) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        where = node.start_mark.line + 1
+        raise ConfigError(
+            [Problem(file, where, f"more than {MAX_VALUES:,} values (aliases expanding?)")]
+        )
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -74,11 +93,11 @@ def _convert(
                 problems.append(Problem(file, line, f"duplicate key {key!r}: keep only one"))
                 continue
             lines[(*path, key)] = line
-            result[key] = _convert(value_node, (*path, key), lines, file, problems)
+            result[key] = _convert(value_node, (*path, key), lines, file, problems, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(item, (*path, index), lines, file, problems)
+            _convert(item, (*path, index), lines, file, problems, budget)
             for index, item in enumerate(node.value)
         ]
     return _constructor.construct_object(node, deep=True)
