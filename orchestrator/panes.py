@@ -49,7 +49,7 @@ class AgentPanes:
         tmux: Tmux,
         settings: Settings,
         store: Store,
-        journal: Callable[[str, str, str], None],
+        journal: Callable[[str, str, str | None], None],
     ) -> None:
         self.tmux = tmux
         self.settings = settings
@@ -63,6 +63,7 @@ class AgentPanes:
         self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
         self.profiles: dict[str, Profile] = {}
         self.restarts: dict[str, tuple[int, float]] = {}  # agent -> (restarts, not before)
+        self.session_lost = False  # the session was found missing (journaled once)
         self.limits = Limits(store.get_meta(LIMITS_KEY), journal, self._save_limits)
 
     def _save_limits(self, text: str) -> None:
@@ -166,6 +167,21 @@ class AgentPanes:
         else, with `restart: true`, recreate it running its command (and the session, if tmux
         itself went away). The others stay gone until they come back."""
         session = self.tmux.session_id(self.settings.session)
+        if session is None and not self.session_lost:
+            agents = [self.config(n) for n in lost]
+            back = [a.name for a in agents if a.restart and a.command]
+            then = (
+                f"recreating it for {', '.join(back)}"
+                if back
+                else "waiting for it to come back (no agent has restart: true and a command)"
+            )
+            self.journal(
+                "tmux-error",
+                f"the tmux session {self.settings.session!r} is gone (was the server "
+                f"stopped?); {then}; the state is kept",
+                None,
+            )
+        self.session_lost = session is None
         for agent in (self.config(n) for n in lost):
             pane = self.tmux.find_window(session, agent.window) if session else None
             if pane is not None:

@@ -1,0 +1,54 @@
+"""tmux itself dies mid-run: the daemon says so, keeps its state, and carries on once the
+session is back (it recreates it and restarts the agents that have a command)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import yaml
+
+from .conftest import Workspace, simple_tasks, wait_until
+
+
+def test_kill_server_mid_run_loses_nothing(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"], delay=1.5)
+    config = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())
+    for agent in config["agents"].values():
+        agent["restart"] = True
+    (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
+    ids = [f"K-{i:03d}" for i in range(8)]
+    ws.write_queue("q.yaml", simple_tasks("K", ["a", "b"], 8))
+    with ws.running():
+        wait_until(lambda: sum(s == "done" for s in ws.statuses().values()) >= 2, 60, "2 done")
+        subprocess.run(["tmux", "-L", ws.socket, "kill-server"], check=True)
+        wait_until(lambda: set(ws.statuses().values()) == {"done"}, 120, "every task done")
+    assert sorted(ws.statuses()) == ids
+    # each (task, attempt) reached an agent once; a task cut off by the crash got a new attempt
+    markers = ws.markers()
+    assert all(count == 1 for count in markers.values()), markers
+    assert {m.split()[1] for m in markers} == set(ids)
+    log = ws.cli("logs", "-n", "1000").stdout
+    assert "the tmux session 'orch-test' is gone (was the server stopped?); recreating it" in log
+    assert "K-" in log and "restart 1;" in log
+
+
+def test_without_restart_it_waits_for_the_session_to_come_back(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], delay=1.5)
+    command = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())["agents"]["a"]["command"]
+    ws.write_queue("q.yaml", simple_tasks("W", ["a"], 3))
+    with ws.running():
+        wait_until(lambda: ws.statuses()["W-000"] == "done", 60, "W-000 done")
+        subprocess.run(["tmux", "-L", ws.socket, "kill-server"], check=True)
+        wait_until(lambda: "waiting for it to come back" in ws.cli("logs").stdout, 30, "the note")
+        assert ws.status()["agents"][0]["state"] == "gone"
+        # a person starts tmux and the agent again, in a window of its name
+        subprocess.run(
+            ["tmux", "-L", ws.socket, "-f", "/dev/null", "new-session", "-d", "-s", "orch-test",
+             "-n", "a", command],
+            check=True,
+        )  # fmt: skip
+        wait_until(lambda: set(ws.statuses().values()) == {"done"}, 60, "the rest done")
+    assert all(count == 1 for count in ws.markers().values())
+    assert "a: found in window a" in ws.cli("logs").stdout
