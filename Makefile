@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean
+.PHONY: demo test soak lint typecheck unit setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# The long fault runs: 200 kill -9s of the daemon at random points (about 10 minutes).
+soak: $(STAMP)
+	ORCHESTRATE_CRASHES=200 $(BIN)/pytest -q tests/test_restart.py -k random_kill
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
