@@ -52,3 +52,24 @@ def test_without_restart_it_waits_for_the_session_to_come_back(workspace: Worksp
         wait_until(lambda: set(ws.statuses().values()) == {"done"}, 60, "the rest done")
     assert all(count == 1 for count in ws.markers().values())
     assert "a: found in window a" in ws.cli("logs").stdout
+
+
+def test_a_board_that_cannot_be_read_is_reported_and_retried(workspace: Workspace) -> None:
+    """(As root no permission bit stops a read: a folder in the board's place does.)"""
+    ws = workspace
+    ws.sim_agents(["a"], delay=1.0)
+    ws.write_queue("q.yaml", simple_tasks("U", ["a"], 1))
+    with ws.running():
+        wait_until(lambda: ws.statuses() == {"U-000": "done"}, 60, "U-000 done")
+        saved = ws.board.read_bytes()
+        ws.board.unlink()
+        ws.board.mkdir()
+        wait_until(lambda: "cannot read" in ws.cli("logs").stdout, 30, "the board error")
+        ws.board.rmdir()
+        ws.board.write_bytes(saved)
+        ws.write_queue("q.yaml", simple_tasks("U", ["a"], 2))  # work for after the trouble
+        wait_until(lambda: ws.statuses()["U-001"] == "done", 60, "U-001 done after it")
+    log = ws.cli("logs").stdout
+    assert f"cannot read {ws.board}" in log and "will retry" in log
+    assert "board: working again" in log
+    assert all(count == 1 for count in ws.markers().values())
