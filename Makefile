@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test soak lint typecheck unit setup clean
+.PHONY: demo test soak bench lint typecheck unit setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,16 +18,20 @@ demo: $(STAMP)
 	$(BIN)/orchestrate demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check orchestrator tests
-	$(BIN)/ruff format --check orchestrator tests
+	$(BIN)/ruff check orchestrator tests bench
+	$(BIN)/ruff format --check orchestrator tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict orchestrator
+	$(BIN)/mypy --strict orchestrator bench
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# Every figure of docs/BENCHMARKS.md, measured here (not part of make test; ~10 minutes).
+bench: $(STAMP)
+	$(BIN)/python -m bench --out docs/BENCHMARKS.md
 
 # The long fault runs: 200 kill -9s of the daemon at random points (about 10 minutes).
 soak: $(STAMP)

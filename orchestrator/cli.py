@@ -112,14 +112,13 @@ def schema(
 def check(ctx: typer.Context) -> None:
     """Validate orchestrate.yaml, every queue file and every playbook reference."""
     root = _root(ctx)
-    settings, problems = queueset.check_workspace(root)
+    settings, problems, tasks = queueset.inspect_workspace(root)
     for problem in problems:
         typer.echo(str(problem))
     if problems or settings is None:
         typer.echo(f"{len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
     files = config.queue_files(settings)
-    tasks = [t for f in files for t in config.read_queue(f)]
     agents = config.agents_for(settings, tasks)
     typer.echo(
         f"ok: {len(tasks)} task(s) in {len(files)} queue file(s), "

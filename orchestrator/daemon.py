@@ -289,6 +289,7 @@ class Daemon:
         if result.rescanned:
             self._journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
         now = self.clock()
+        idle_before = {a.name for a in self.state.agents if a.task is None}
         effects: list[st.Action] = []
         with self.store.transaction():
             self.store.save_reader(result.state, [b.digest for b in result.blocks])
@@ -308,7 +309,14 @@ class Daemon:
         if result.blocks:
             self.faults.reached("board-read")
         if dispatch and result.blocks:
-            self._poll_agents()  # an agent a report freed is read (and fed) now, not next tick
+            # An agent a report freed is fed now, not at the next tick: one that reads its
+            # screen is looked at first; one that does not was seen at the last tick, and the
+            # pane is checked again (alive, no shell) right before the paste.
+            freed = {a.name for a in self.state.agents if a.task is None} - idle_before
+            if any(self.agents.profile(a).reads_screen for a in freed):
+                self._poll_agents()
+            else:
+                self._handle(st.Tick())
         return result.pending
 
     # ------------------------------------------------------------------ tmux and agents

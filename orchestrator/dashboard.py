@@ -210,9 +210,32 @@ class LiveView:
         self.live.stop()
 
 
+RICH_ROWS = 300  # past this many tasks, `status` prints them as plain aligned text (fast)
+
+
+def plain_tasks(snap: Snapshot, width: int) -> str:
+    """Every task on one plain line each: what `status` prints for thousands of tasks, where
+    a rich table would take seconds. The title takes what the width leaves."""
+    rows = [
+        (t.id, t.agent, t.priority[:4], t.status + (" ⚠" if t.flags else ""), str(t.attempts),
+         eta(t, snap.now), t.title)
+        for t in snap.tasks
+    ]  # fmt: skip
+    head = ("ID", "Agent", "Pri", "Status", "Try", "ETA", "Task")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(6)]
+    room = max(width - sum(widths) - 2 * 6, 10)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True)) + "  " + r[6][:room]
+        for r in [head, *rows]
+    )
+
+
 def print_status(snap: Snapshot, stream: IO[str] | None = None) -> None:
     console = Console(file=stream or sys.stdout)
     console.print(header(snap))
     console.print(progress(snap))
     console.print(agents_table(snap))
-    console.print(status_table(snap, width=console.size.width))
+    if len(snap.tasks) > RICH_ROWS:
+        console.file.write(plain_tasks(snap, console.size.width) + "\n")
+    else:
+        console.print(status_table(snap, width=console.size.width))

@@ -13,12 +13,7 @@ from .config import Agent, Settings
 from .limits import Limits
 from .screen import IDLE, RATE_LIMITED, Profile, Reading, classify, profile_for
 from .store import Store
-from .tmux import PaneInfo, Tmux
-
-SHELLS = frozenset(
-    {"bash", "zsh", "sh", "dash", "fish", "ksh", "mksh", "tcsh", "csh", "ash", "nu", "xonsh"}
-)
-
+from .tmux import SHELLS, PaneInfo, Tmux
 
 LIMITS_KEY = "rate_limits"
 

@@ -221,10 +221,17 @@ def read_all(settings: Settings) -> dict[Path, list[Task] | ConfigError]:
 
 def check_workspace(root: Path) -> tuple[Settings | None, list[Problem]]:
     """Everything `orchestrate check` reports, in file order."""
+    settings, problems, _ = inspect_workspace(root)
+    return settings, problems
+
+
+def inspect_workspace(root: Path) -> tuple[Settings | None, list[Problem], list[Task]]:
+    """The settings, every problem, and the tasks of the files that parse (each file read
+    once)."""
     try:
         settings = load_settings(root)
     except ConfigError as exc:
-        return None, list(exc.problems)
+        return None, list(exc.problems), []
     problems: list[Problem] = []
     if not settings.queues.is_dir():
         problems.append(
@@ -241,7 +248,7 @@ def check_workspace(root: Path) -> tuple[Settings | None, list[Problem]]:
         else:
             tasks.extend(result)
     problems.extend(cross_check(tasks, settings))
-    return settings, problems
+    return settings, problems, tasks
 
 
 def load_workspace(root: Path) -> tuple[Settings, QueueSet]:

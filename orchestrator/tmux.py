@@ -20,6 +20,11 @@ import libtmux
 
 from .errors import TmuxError
 
+# Programs that are shells: a pane running one has no agent in it, and typing there would
+# run the text as commands.
+SHELLS = frozenset(
+    {"bash", "zsh", "sh", "dash", "fish", "ksh", "mksh", "tcsh", "csh", "ash", "nu", "xonsh"}
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 _buffer_names = itertools.count(1)
 
@@ -197,33 +202,42 @@ class Tmux:
         return "\n".join(self._run("capture-pane", "-p", "-J", "-S", f"-{history}", "-t", pane_id))
 
     def _ready_for_input(self, pane_id: str) -> None:
-        info = self.panes().get(pane_id)
-        if info is None:
+        """Refuse a pane that is gone, dead or back to a shell; leave copy-mode. One call."""
+        fields = "#{pane_id}\t#{pane_dead}\t#{pane_in_mode}\t#{pane_current_command}"
+        result = self.server.cmd("list-panes", "-t", pane_id, "-F", fields)
+        lines = list(result.stdout) if result.returncode == 0 else []
+        row = next((ln.split("\t") for ln in lines if ln.split("\t")[0] == pane_id), None)
+        if row is None or len(row) < 4:
             raise TmuxError(f"pane {pane_id} is gone")
-        if info.dead:
+        _, dead, in_mode, command = row[:4]
+        if dead == "1":
             # tmux 3.3a crashes when pasting into a dead pane: never do it.
             raise TmuxError(f"pane {pane_id} is dead (its program exited)")
-        if info.in_mode:
+        if command in SHELLS:
+            # A shell would run the text as commands.
+            raise TmuxError(f"pane {pane_id} runs a shell ({command}), not its agent")
+        if in_mode == "1":
             self._run("send-keys", "-t", pane_id, "-X", "cancel")
 
     def paste(self, pane_id: str, text: str) -> None:
-        """Put `text` into the pane's input as one bracketed paste. No Enter."""
+        """Put `text` into the pane's input as one bracketed paste. No Enter.
+
+        The buffer is loaded from stdin and pasted in one tmux call (`;` separates them)."""
         self._ready_for_input(pane_id)
         name = f"orchestrate-{os.getpid()}-{next(_buffer_names)}"
         data = normalize(text).encode("utf-8")
-        load = subprocess.run(
-            [*self._argv(), "load-buffer", "-b", name, "-"],
+        load = ["load-buffer", "-b", name, "-"]
+        paste = ["paste-buffer", "-p", "-d", "-b", name, "-t", pane_id]
+        result = subprocess.run(
+            [*self._argv(), *load, ";", *paste],
             input=data,
             capture_output=True,
             check=False,
         )
-        if load.returncode != 0:
-            raise TmuxError(f"tmux load-buffer failed: {load.stderr.decode(errors='replace')}")
-        try:
-            self._run("paste-buffer", "-p", "-d", "-b", name, "-t", pane_id)
-        except TmuxError:
+        if result.returncode != 0:
             self.server.cmd("delete-buffer", "-b", name)
-            raise
+            detail = result.stderr.decode(errors="replace").strip()
+            raise TmuxError(f"tmux paste failed: {detail}")
 
     def press_enter(self, pane_id: str) -> None:
         self._ready_for_input(pane_id)

@@ -1,0 +1,1 @@
+"""Benchmarks of orchestrate: `make bench` writes docs/BENCHMARKS.md."""

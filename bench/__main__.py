@@ -1,0 +1,166 @@
+"""`make bench`: every figure of docs/BENCHMARKS.md, measured on this machine.
+
+Usage: python -m bench [--quick] [--out docs/BENCHMARKS.md]
+--quick takes small sizes and few samples (a smoke run, seconds); its figures say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from . import latency, scale
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    tmux = subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip()
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, {tmux}"
+    )
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def latency_rows(
+    folder: Path, agents: list[int], rounds: dict[int, int], board: int
+) -> tuple[list[str], dict[tuple[int, str], list[latency.Sample]]]:
+    rows = []
+    found: dict[tuple[int, str], list[latency.Sample]] = {}
+    for n in agents:
+        for system in ("floor", "daemon"):
+            found[(n, system)] = latency.run(system, n, rounds[n], board, folder)
+        floor, daemon = found[(n, "floor")], found[(n, "daemon")]
+        for what in ("paste", "enter"):
+            f = [getattr(s, what) for s in floor]
+            d = [getattr(s, what) for s in daemon]
+            p = {q: (pct(d, q), pct(f, q)) for q in (0.5, 0.95, 0.99)}
+            rows.append(
+                f"| {n} | {'first byte' if what == 'paste' else 'submitted'} | "
+                + " | ".join(f"{ms(a)} / {ms(b)}" for a, b in p.values())
+                + f" | {p[0.5][0] / p[0.5][1]:.2f}× | {p[0.99][0] / p[0.99][1]:.2f}× | {len(d)} |"
+            )
+    return rows, found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default="docs/BENCHMARKS.md")
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    quick = args.quick
+    folder = Path(tempfile.mkdtemp(prefix="orchestrate-bench-"))
+    started = time.time()
+    out: list[str] = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}: {machine()}."
+        + (" **Quick run (small sizes): not the real figures.**" if quick else ""),
+        "",
+        "## Dispatch latency against the floor",
+        "",
+        "From a report block landing on the board (the bench appends it and notes the time) "
+        "to the first byte of the agent's next prompt in its pane, and to the Enter that "
+        "submits it. The same bench agents (a terminal program that logs when bytes arrive) "
+        "in a private tmux server serve the daemon and the floor: a program of a few dozen "
+        "lines (`bench/floor.py`: raw inotify through ctypes, `load-buffer` + `paste-buffer "
+        "-p` + `send-keys Enter`, no state). Both wait the same 50 ms between paste and Enter "
+        "(a profile's `submit.gap`). Agents use the `generic` profile (no screen to read). "
+        "Each cell: daemon / floor; the ratio is daemon over floor.",
+        "",
+        "| agents | to | p50 | p95 | p99 | p50 ratio | p99 ratio | samples |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    agents = [1, 4] if quick else [1, 4, 16]
+    rounds = {1: 5, 4: 3} if quick else {1: 60, 4: 25, 16: 10}
+    rows, _ = latency_rows(folder, agents, rounds, 1024)
+    out += rows
+    out += [
+        "",
+        "Targets: p50 within 1.5× the floor, p99 within 3×.",
+        "",
+        "## Board size",
+        "",
+        "The same latency (1 agent) with a board already holding 1 KB, 10 MB and 100 MB of "
+        "text: reads are incremental, so the size should not show.",
+        "",
+        "| board | p50 first byte | p99 first byte | p50 submitted | samples |",
+        "|---|---|---|---|---|",
+    ]
+    sizes = [1024, 10 * 2**20] if quick else [1024, 10 * 2**20, 100 * 2**20]
+    n_rounds = 5 if quick else 40
+    for size in sizes:
+        samples = latency.run("daemon", 1, n_rounds, size, folder)
+        paste = [s.paste for s in samples]
+        out.append(
+            f"| {size / 2**20:.0f} MB | {ms(pct(paste, 0.5))} | {ms(pct(paste, 0.99))} | "
+            f"{ms(statistics.median(s.enter for s in samples))} | {len(samples)} |"
+            if size >= 2**20
+            else f"| 1 KB | {ms(pct(paste, 0.5))} | {ms(pct(paste, 0.99))} | "
+            f"{ms(statistics.median(s.enter for s in samples))} | {len(samples)} |"
+        )
+    tasks, agent_count = (1000, 10) if quick else (10_000, 50)
+    ws, socket = scale.workspace(folder, tasks, agent_count, "sleep 100000")
+    check = scale.timed(lambda: scale.cli(ws, "check"))
+    proc, startup = scale.start_daemon(ws)
+    try:
+        time.sleep(3)
+        rss = scale.rss_mb(proc.pid)
+        status = scale.timed(lambda: scale.cli(ws, "status"))
+        status_json = scale.timed(lambda: scale.cli(ws, "status", "--json"))
+    finally:
+        scale.stop(proc, socket)
+    rate, events = scale.decisions_per_second(ws, 5 if quick else 20)
+    out += [
+        "",
+        f"## Scale: {tasks:,} tasks over {agent_count} agents",
+        "",
+        "| figure | value | target | runs (median of) |",
+        "|---|---|---|---|",
+        f"| `orchestrate check` | {check:.2f} s | | 3 |",
+        f"| daemon start-up (to its first status file) | {startup:.2f} s | | 1 |",
+        f"| scheduling decisions per second | {rate:,.0f} /s | ≥ 5,000 /s | {events} events |",
+        f"| daemon memory (RSS) | {rss:.0f} MB | < 150 MB | 1 |",
+        f"| `orchestrate status` | {status * 1000:.0f} ms | < 400 ms | 3 |",
+        f"| `orchestrate status --json` | {status_json * 1000:.0f} ms | < 400 ms | 3 |",
+    ]
+    cpu, idle_rss = scale.idle(folder, 5 if quick else args.idle_seconds)
+    seconds = 5 if quick else args.idle_seconds
+    out += [
+        "",
+        "## Idle cost",
+        "",
+        f"A daemon with 8 idle agents and nothing to do, over {seconds:.0f} s: "
+        f"**{cpu:.2f}% of one core** (target < 1%), RSS {idle_rss:.0f} MB (1 run).",
+        "",
+        f"_This run took {(time.time() - started) / 60:.1f} minutes._",
+    ]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(out) + "\n", encoding="utf-8")
+    print("\n".join(out))
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+if __name__ == "__main__":
+    main()
