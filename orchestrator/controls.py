@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .readiness import eligible, ready
+from .readiness import eligible, startable
 from .state import (
     BLOCKED,
     CANCELLED,
@@ -96,7 +96,7 @@ def _dispatch(state: State, task: TaskState) -> Iterable[Action]:
         hint = " (`orchestrate retry` puts it back in the queue)" if task.status != DONE else ""
         yield Answer(False, f"{task.id} is {task.status}, not queued{hint}")
         return
-    if task not in ready(state):
+    if task not in startable(state):
         waits = [d for d in task.task.after if (dep := state.tasks.get(d)) and dep.status != DONE]
         why = f"it waits for {', '.join(waits)}" if waits else "an earlier phase is not done"
         yield Answer(False, f"{task.id} cannot start yet: {why}")

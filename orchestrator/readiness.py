@@ -6,8 +6,8 @@ from .config import ANY_AGENT
 from .state import DONE, QUEUED, SETTLED, State, TaskState
 
 
-def ready(state: State) -> list[TaskState]:
-    """Queued tasks whose dependencies and phase allow them to start, best first."""
+def startable(state: State) -> list[TaskState]:
+    """Queued tasks whose dependencies and phase allow them to start, in no order. O(n)."""
     done = {t.id for t in state.tasks.values() if t.status == DONE}
     open_phases = [
         t.task.phase
@@ -15,17 +15,19 @@ def ready(state: State) -> list[TaskState]:
         if t.task.phase is not None and t.status not in SETTLED
     ]
     lowest_open = min(open_phases) if open_phases else None
-    result = [
+    return [
         t
         for t in state.tasks.values()
         if t.status == QUEUED
         and all(dep in done for dep in t.task.after)
         and (t.task.phase is None or lowest_open is None or t.task.phase <= lowest_open)
     ]
-    # The operator's `dispatch` goes first; then a retry: its agent has the context of the
-    # attempt before.
-    result.sort(key=lambda t: (not t.urgent, t.pinned is None, t.task.rank, t.order))
-    return result
+
+
+def best_first(task: TaskState) -> tuple[bool, bool, int, int]:
+    """The operator's `dispatch` goes first; then a retry (its agent has the context of the
+    attempt before); then priority, then file order."""
+    return (not task.urgent, task.pinned is None, task.task.rank, task.order)
 
 
 def eligible(task: TaskState, agent: str) -> bool:

@@ -13,7 +13,7 @@ from .blocking import reconcile_blocking
 from .board import Block
 from .config import Task
 from .controls import on_control
-from .readiness import eligible, ready
+from .readiness import best_first, eligible, startable
 from .state import (
     ACTIVE,
     BLOCKED,
@@ -294,18 +294,19 @@ def _flags(state: State, now: float) -> Iterable[Action]:
 
 def plan(state: State) -> list[Action]:
     """The dispatches to make now: each free agent takes its best ready task."""
-    candidates = ready(state)
+    if not any(agent.free for agent in state.agents):
+        return []
+    candidates = startable(state)
     taken: set[str] = set()
     actions: list[Action] = []
     for agent in state.agents:
         if not agent.free:
             continue
-        for task in candidates:
-            if task.id in taken or not eligible(task, agent.name):
-                continue
+        mine = (t for t in candidates if t.id not in taken and eligible(t, agent.name))
+        task = min(mine, key=best_first, default=None)  # one pass, no sort
+        if task is not None:
             taken.add(task.id)
             actions.append(Dispatch(task.id, agent.name, task.attempts + 1))
-            break
     return actions
 
 
@@ -313,7 +314,7 @@ def watched(state: State) -> set[str]:
     """Agents whose screen matters now: those holding a task, and the free ones that have a
     ready task to receive. The others are not looked at (an idle crew costs nothing)."""
     names = {a.name for a in state.agents if a.task}
-    candidates = ready(state)
+    candidates = startable(state)
     for agent in state.agents:
         if (
             agent.task is None
@@ -331,7 +332,7 @@ def can_progress(state: State) -> bool:
     usable = {a.name for a in state.agents if a.present and not a.paused}
     if not usable:
         return False
-    return any(eligible(t, name) for t in ready(state) for name in usable)
+    return any(eligible(t, name) for t in startable(state) for name in usable)
 
 
 def all_done(state: State) -> bool:
