@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -24,6 +25,21 @@ from .errors import TmuxError
 # run the text as commands.
 SHELLS = frozenset(
     {"bash", "zsh", "sh", "dash", "fish", "ksh", "mksh", "tcsh", "csh", "ash", "nu", "xonsh"}
+)
+
+
+def _any(conditions: list[str]) -> str:
+    """One tmux format that is 1 when any of `conditions` is (`||` takes two at a time)."""
+    return (
+        conditions[0] if len(conditions) == 1 else f"#{{||:{conditions[0]},{_any(conditions[1:])}}}"
+    )
+
+
+# A pane that must not be typed into the fast way: dead (pasting there crashes tmux 3.3a),
+# in copy-mode (keys would go to copy-mode), or running a shell (it would run the text).
+_UNFIT = _any(
+    ["#{pane_dead}", "#{pane_in_mode}"]
+    + [f"#{{==:#{{pane_current_command}},{shell}}}" for shell in sorted(SHELLS)]
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 _buffer_names = itertools.count(1)
@@ -219,33 +235,55 @@ class Tmux:
         if in_mode == "1":
             self._run("send-keys", "-t", pane_id, "-X", "cancel")
 
-    def paste(self, pane_id: str, text: str) -> None:
-        """Put `text` into the pane's input as one bracketed paste. No Enter.
-
-        The buffer is loaded from stdin and pasted in one tmux call (`;` separates them)."""
-        self._ready_for_input(pane_id)
-        name = f"orchestrate-{os.getpid()}-{next(_buffer_names)}"
-        data = normalize(text).encode("utf-8")
-        load = ["load-buffer", "-b", name, "-"]
-        paste = ["paste-buffer", "-p", "-d", "-b", name, "-t", pane_id]
+    def _guarded(self, pane_id: str, command: list[str], before: list[str], data: bytes) -> bool:
+        """Run `before` (e.g. load-buffer) and then `command` on the pane in one tmux call,
+        `command` only if the pane is alive, not in copy-mode and not running a shell. True
+        if it ran; False if the pane needs the slow path. Every word is ours: no text from a
+        prompt is ever part of the line (it travels on stdin)."""
+        sequence = [*before, ";"] if before else []
+        check = ["if-shell", "-F", "-t", pane_id, _UNFIT, "display-message -p unfit"]
         result = subprocess.run(
-            [*self._argv(), *load, ";", *paste],
+            [*self._argv(), *sequence, *check, shlex.join(command)],
             input=data,
             capture_output=True,
             check=False,
         )
         if result.returncode != 0:
-            self.server.cmd("delete-buffer", "-b", name)
             detail = result.stderr.decode(errors="replace").strip()
-            raise TmuxError(f"tmux paste failed: {detail}")
+            if "can't find pane" in detail:
+                raise TmuxError(f"pane {pane_id} is gone")
+            raise TmuxError(f"tmux {command[0]} failed: {detail}")
+        return b"unfit" not in result.stdout
+
+    def paste(self, pane_id: str, text: str) -> None:
+        """Put `text` into the pane's input as one bracketed paste. No Enter.
+
+        One tmux call loads the buffer from stdin, checks the pane and pastes; a pane that is
+        dead, back to a shell or in copy-mode takes the slow path (refused, or taken out of
+        copy-mode first)."""
+        name = f"orchestrate-{os.getpid()}-{next(_buffer_names)}"
+        data = normalize(text).encode("utf-8")
+        load = ["load-buffer", "-b", name, "-"]
+        paste = ["paste-buffer", "-p", "-d", "-b", name, "-t", pane_id]
+        try:
+            if self._guarded(pane_id, paste, load, data):
+                return
+            self._ready_for_input(pane_id)  # raises, or leaves copy-mode
+            if not self._guarded(pane_id, paste, [], b""):
+                raise TmuxError(f"pane {pane_id} cannot take a paste")
+        except TmuxError:
+            self.server.cmd("delete-buffer", "-b", name)
+            raise
 
     def press_enter(self, pane_id: str) -> None:
-        self._ready_for_input(pane_id)
-        self._run("send-keys", "-t", pane_id, "Enter")
+        self.send_keys(pane_id, "Enter")
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
-        self._ready_for_input(pane_id)
-        self._run("send-keys", "-t", pane_id, *keys)
+        command = ["send-keys", "-t", pane_id, *keys]
+        if not self._guarded(pane_id, command, [], b""):
+            self._ready_for_input(pane_id)
+            if not self._guarded(pane_id, command, [], b""):
+                raise TmuxError(f"pane {pane_id} cannot take keys")
 
     def respawn(self, pane_id: str, command: str, workdir: Path) -> None:
         """Start `command` again in the pane, killing whatever runs there (a shell, a corpse)."""

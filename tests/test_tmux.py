@@ -119,6 +119,23 @@ def test_paste_into_a_dead_pane_is_refused_and_the_server_survives(
     assert pane in tmux.panes()
 
 
+def test_a_shell_is_never_typed_into(tmux: Tmux, tmp_path: Path, socket_name: str) -> None:
+    session = tmux.session_id("t")
+    assert session
+    pane = tmux.create_window(session, "sh", "sh", None, tmp_path)  # a shell
+    wait_until(lambda: tmux.panes()[pane].command in ("bash", "sh", "zsh"), 10, "the shell")
+    marker = tmp_path / "ran"
+    for send in (lambda: tmux.paste(pane, f"touch {marker}"), lambda: tmux.press_enter(pane)):
+        with pytest.raises(TmuxError, match="runs a shell"):
+            send()
+    screen = tmux.capture(pane)
+    assert "touch" not in screen and not marker.exists()
+    buffers = subprocess.run(
+        ["tmux", "-L", socket_name, "list-buffers"], capture_output=True, text=True, check=True
+    )
+    assert buffers.stdout == ""  # the refused text is not left behind in a buffer
+
+
 def test_paste_into_a_missing_pane_is_refused(tmux: Tmux) -> None:
     with pytest.raises(TmuxError, match="gone"):
         tmux.paste("%999", "hello")
