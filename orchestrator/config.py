@@ -485,8 +485,11 @@ def _first_line(text: str) -> str:
 def queue_files(settings: Settings) -> list[Path]:
     if not settings.queues.is_dir():
         return []
+    # A link to nowhere is listed too, so that it is reported as unreadable, not skipped.
     return sorted(
-        p for p in settings.queues.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+        p
+        for p in settings.queues.iterdir()
+        if p.suffix in (".yaml", ".yml") and (p.is_file() or (p.is_symlink() and not p.exists()))
     )
 
 

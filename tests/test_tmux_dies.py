@@ -73,3 +73,25 @@ def test_a_board_that_cannot_be_read_is_reported_and_retried(workspace: Workspac
     assert f"cannot read {ws.board}" in log and "will retry" in log
     assert "board: working again" in log
     assert all(count == 1 for count in ws.markers().values())
+
+
+def test_a_queue_file_that_cannot_be_read_keeps_its_last_good_version(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.5)
+    queue = ws.write_queue("q.yaml", simple_tasks("R", ["a"], 1))
+    with ws.running():
+        wait_until(lambda: ws.statuses() == {"R-000": "done"}, 60, "R-000 done")
+        saved = queue.read_bytes()
+        queue.unlink()
+        queue.symlink_to(ws.root / "nowhere.yaml")  # a link to nowhere: cannot be read
+        wait_until(lambda: "cannot read" in ws.cli("logs").stdout, 30, "the queue error")
+        assert ws.statuses() == {"R-000": "done"}  # nothing dropped
+        queue.unlink()
+        queue.write_bytes(saved)
+        ws.write_queue("q.yaml", simple_tasks("R", ["a"], 2))
+        wait_until(lambda: ws.statuses().get("R-001") == "done", 60, "R-001 done")
+    log = ws.cli("logs").stdout
+    assert f"{queue}:1: cannot read: No such file or directory (last good version kept)" in log
+    assert "queue files are valid again" in log
