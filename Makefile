@@ -35,7 +35,7 @@ bench: $(STAMP)
 
 # The long fault runs: 200 kill -9s of the daemon at random points (about 10 minutes).
 soak: $(STAMP)
-	ORCHESTRATE_CRASHES=200 $(BIN)/pytest -q tests/test_restart.py -k random_kill
+	ORCHESTRATE_CRASHES=200 $(BIN)/pytest -q --timeout=3000 tests/test_restart.py -k random_kill
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

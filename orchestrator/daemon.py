@@ -289,7 +289,6 @@ class Daemon:
         if result.rescanned:
             self._journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
         now = self.clock()
-        idle_before = {a.name for a in self.state.agents if a.task is None}
         effects: list[st.Action] = []
         with self.store.transaction():
             self.store.save_reader(result.state, [b.digest for b in result.blocks])
@@ -309,11 +308,12 @@ class Daemon:
         if result.blocks:
             self.faults.reached("board-read")
         if dispatch and result.blocks:
-            # An agent a report freed is fed now, not at the next tick: one that reads its
-            # screen is looked at first; one that does not was seen at the last tick, and the
-            # pane is checked again (alive, no shell) right before the paste.
-            freed = {a.name for a in self.state.agents if a.task is None} - idle_before
-            if any(self.agents.profile(a).reads_screen for a in freed):
+            # A free agent (one a report freed, or one a finished dependency gives work) is
+            # fed now, not at the next tick. If any of them reads its screen, the screens are
+            # read first; one that does not was seen at the last tick, and its pane is
+            # checked again (alive, no shell) in the same tmux call as the paste.
+            free = [a.name for a in self.state.agents if a.task is None]
+            if any(self.agents.profile(a).reads_screen for a in free):
                 self._poll_agents()
             else:
                 self._handle(st.Tick())

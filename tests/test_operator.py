@@ -135,7 +135,7 @@ def test_the_operators_afternoon_without_a_restart(workspace: Workspace) -> None
     )
     assert ws.cli("start", "--detach").returncode == 0
     try:
-        wait_until(lambda: ws.statuses()["F"] == "failed", 60, "F failed")
+        wait_until(lambda: ws.statuses().get("F") == "failed", 60, "F failed")
         assert ws.cli("pause", "a").stdout.startswith("a: paused")
         added = ws.cli("add", "--id", "NEW", "--agent", "a", "--prompt", "added live")
         assert added.returncode == 0, added.stderr
@@ -144,7 +144,9 @@ def test_the_operators_afternoon_without_a_restart(workspace: Workspace) -> None
         assert next(x for x in ws.status()["agents"] if x["name"] == "a")["state"] == "paused"
         assert ws.cli("resume", "a").returncode == 0
         assert ws.cli("retry", "F").stdout.startswith("F: back in the queue")
-        wait_until(lambda: ws.statuses()["F"] == ws.statuses()["NEW"] == "done", 60, "F, NEW")
+        wait_until(
+            lambda: ws.statuses().get("F") == ws.statuses().get("NEW") == "done", 60, "F, NEW"
+        )
         events = lambda: [json.loads(x)["event"] for x in notes.read_text().splitlines()]  # noqa: E731
         wait_until(lambda: notes.exists() and "waiting-for-input" in events(), 30, "the note")
         assert {"failed", "done"} <= set(events())

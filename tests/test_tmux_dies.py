@@ -39,7 +39,7 @@ def test_without_restart_it_waits_for_the_session_to_come_back(workspace: Worksp
     command = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())["agents"]["a"]["command"]
     ws.write_queue("q.yaml", simple_tasks("W", ["a"], 3))
     with ws.running():
-        wait_until(lambda: ws.statuses()["W-000"] == "done", 60, "W-000 done")
+        wait_until(lambda: ws.statuses().get("W-000") == "done", 60, "W-000 done")
         subprocess.run(["tmux", "-L", ws.socket, "kill-server"], check=True)
         wait_until(lambda: "waiting for it to come back" in ws.cli("logs").stdout, 30, "the note")
         assert ws.status()["agents"][0]["state"] == "gone"
@@ -68,7 +68,7 @@ def test_a_board_that_cannot_be_read_is_reported_and_retried(workspace: Workspac
         ws.board.rmdir()
         ws.board.write_bytes(saved)
         ws.write_queue("q.yaml", simple_tasks("U", ["a"], 2))  # work for after the trouble
-        wait_until(lambda: ws.statuses()["U-001"] == "done", 60, "U-001 done after it")
+        wait_until(lambda: ws.statuses().get("U-001") == "done", 60, "U-001 done after it")
     log = ws.cli("logs").stdout
     assert f"cannot read {ws.board}" in log and "will retry" in log
     assert "board: working again" in log

@@ -107,7 +107,7 @@ def test_retry_on_a_running_daemon_unblocks_the_chain(workspace: Workspace) -> N
         assert time.monotonic() - asked < 5  # the daemon answers at once (watched file)
         # the simulated agent blocks GATE every time: it ends blocked again, with attempt 2
         wait_until(lambda: ws.status()["tasks"][0]["attempts"] == 2, 60)
-        wait_until(lambda: ws.statuses()["GATE"] == "blocked", 60)
+        wait_until(lambda: ws.statuses().get("GATE") == "blocked", 60)
     assert ws.markers() == Counter({"[orchestrate GATE #1]": 1, "[orchestrate GATE #2]": 1})
 
 
