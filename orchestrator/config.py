@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import yamlsrc
 from .errors import ConfigError, Problem, WorkspaceNotFound
@@ -50,6 +50,15 @@ def parse_duration(value: str | int | float) -> float:
         raise ValueError(f"{value!r} is not a duration: write 90s, 30m, 2h or 1h30m")
     scale = {"h": 3600.0, "m": 60.0, "s": 1.0}
     return sum(float(n) * scale[u.lower()] for n, u in parts)
+
+
+def _a_duration(value: str | int | float) -> str | int | float:
+    parse_duration(value)  # raises ValueError with what to write instead
+    return value
+
+
+# A duration as written in a file (`90s`, `30m`, `2h`, `1h30m`, seconds), checked on load.
+Duration = Annotated[str | int | float, AfterValidator(_a_duration)]
 
 
 # --------------------------------------------------------------------------- models (border)
@@ -114,16 +123,10 @@ class AgentModel(_Model):
     on_permission: Literal["wait", "approve"] = Field(
         default="wait", description="wait for a person on a permission dialog, or approve it"
     )
-    rate_limit_pause: str | int | float = Field(
+    rate_limit_pause: Duration = Field(
         default="15m",
         description="how long a usage-limit notice holds the agent when it shows no reset time",
     )
-
-    @field_validator("rate_limit_pause")
-    @classmethod
-    def _rate_limit_pause(cls, value: str | int | float) -> str | int | float:
-        parse_duration(value)
-        return value
 
 
 class ConfigModel(_Model):
@@ -138,16 +141,10 @@ class ConfigModel(_Model):
         default_factory=list,
         description="commands run with each notable event as JSON on stdin",
     )
-    stall_after: str | int | float = Field(
+    stall_after: Duration = Field(
         default="15m", description="flag a task whose agent shows no output and no report this long"
     )
     agents: dict[str, AgentModel] = Field(default_factory=dict)
-
-    @field_validator("stall_after")
-    @classmethod
-    def _stall_after(cls, value: str | int | float) -> str | int | float:
-        parse_duration(value)
-        return value
 
     @field_validator("agents", mode="before")
     @classmethod
@@ -178,15 +175,13 @@ class TaskModel(_Model):
     priority: Priority = "medium"
     phase: int | None = Field(default=None, ge=0)
     after: list[str] = Field(default_factory=list)
-    estimate: str | int | float | None = None
+    estimate: Duration | None = None
     uses: list[str] = Field(default_factory=list)
     prompt: str = Field(min_length=1)
     report: list[str] = Field(default_factory=list)
     validate_: list[str] = Field(default_factory=list, alias="validate")
     retries: int = Field(default=1, ge=0)
-    timeout: str | int | float = Field(
-        default="10m", description="how long each validate command may run"
-    )
+    timeout: Duration = Field(default="10m", description="how long each validate command may run")
 
     @field_validator("priority")
     @classmethod
@@ -196,13 +191,6 @@ class TaskModel(_Model):
             allowed = ", ".join(PRIORITIES)
             raise ValueError(f"unknown priority {value!r}: use one of {allowed}")
         return PRIORITY_ALIASES[key]
-
-    @field_validator("estimate", "timeout")
-    @classmethod
-    def _duration(cls, value: str | int | float | None) -> str | int | float | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
     @field_validator("after", mode="before")
     @classmethod
