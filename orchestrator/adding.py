@@ -15,7 +15,6 @@ from .config import Settings, Task, parse_queue, queue_files
 from .errors import ConfigError, Problem
 from .queueset import cross_check, read_all
 
-SCHEMA_COMMENT = "# yaml-language-server: $schema={schema}\n"
 NEW_QUEUE = "# Tasks for orchestrate (orchestrate add appends here).\ntasks:\n"
 
 _TASKS = re.compile(r"^tasks:[ \t]*(?:#.*)?$", re.MULTILINE)

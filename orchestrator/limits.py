@@ -146,10 +146,6 @@ class Limits:
             self._changed()
         return hold
 
-    def until(self, agent: str) -> str | None:
-        hold = self.holds.get(agent)
-        return _clock(hold.until) if hold else None
-
 
 def _clock(at: float) -> str:
     return time.strftime("%a %H:%M", time.localtime(at))

@@ -30,7 +30,7 @@ class Span:
     outcome: str
 
 
-def spans(events: Sequence[Event], now: float) -> list[Span]:
+def spans(events: Sequence[Event]) -> list[Span]:
     """Each dispatch and how it ended, in journal order."""
     open_: dict[str, tuple[int, str, float]] = {}
     out: list[Span] = []
@@ -67,7 +67,7 @@ def _when(ts: float) -> str:
 
 def report(tasks: Sequence[TaskState], events: Sequence[Event], now: float, title: str) -> str:
     by_task: dict[str, list[Span]] = {}
-    all_spans = spans(events, now)
+    all_spans = spans(events)
     for span in all_spans:
         by_task.setdefault(span.task, []).append(span)
     counts: dict[str, int] = {}

@@ -31,7 +31,7 @@ EVENTS = [
 
 def test_spans_and_running_time() -> None:
     events = sorted(EVENTS, key=lambda e: e.ts)
-    found = spans(events, now=400)
+    found = spans(events)
     assert [(s.task, s.attempt, s.agent, s.start, s.end, s.outcome) for s in found] == [
         ("A", 1, "a", 10, 70, "retry"),
         ("B", 1, "b", 20, 180, "requeued"),
