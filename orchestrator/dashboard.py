@@ -44,9 +44,8 @@ EVENTS_SHOWN = 6
 
 
 def header(snap: Snapshot) -> Text:
-    up = f"up {duration(snap.now - snap.started)}" if snap.started else "daemon stopped"
-    if not snap.running:
-        up = "daemon stopped"
+    started = snap.started if snap.running else None
+    up = f"up {duration(snap.now - started)}" if started else "daemon stopped"
     text = Text()
     text.append("orchestrate", style="bold")
     text.append(f" · {snap.session} · {up} · {snap.workspace}")

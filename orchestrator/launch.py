@@ -125,9 +125,12 @@ def follow(root: Path, view: View, interval: float) -> None:
         while True:
             if store is None and db.exists():
                 store = Store(db, readonly=True)
-                after = max((e.seq for e in store.events(limit=1)), default=0)
-                for e in store.events(limit=EVENTS_SHOWN):
+                # The last few events once, then only what comes after them (one query: an
+                # event that lands in between is neither lost nor shown twice).
+                recent = store.events(limit=EVENTS_SHOWN)
+                for e in recent:
                     view.event(e.kind, e.message, e.task, e.agent, e.ts)
+                after = recent[-1].seq if recent else 0
             if store is not None:
                 for e in store.events(after=after):
                     view.event(e.kind, e.message, e.task, e.agent, e.ts)
