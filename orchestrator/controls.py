@@ -17,6 +17,7 @@ from .state import (
     QUEUED,
     VALIDATING,
     Action,
+    AgentState,
     Answer,
     Control,
     Dispatch,
@@ -111,18 +112,18 @@ def _dispatch(state: State, task: TaskState) -> Iterable[Action]:
     if not agents:
         why = f"no agent named {task.task.agent!r} is known"
     else:
-        why = "; ".join(_why_busy(a.name, a.task, a.paused, a.present) for a in agents)
+        why = "; ".join(_why_busy(a) for a in agents)
     yield Answer(True, f"{task.id}: goes next, ahead of the others ({why})")
 
 
-def _why_busy(name: str, task: str | None, paused: bool, present: bool) -> str:
-    if paused:
-        return f"{name} is paused: `orchestrate resume {name}`"
-    if task:
-        return f"{name} is busy with {task}"
-    if not present:
-        return f"{name} is gone"
-    return f"{name} is not ready yet"
+def _why_busy(agent: AgentState) -> str:
+    if agent.paused:
+        return f"{agent.name} is paused: `orchestrate resume {agent.name}`"
+    if agent.task:
+        return f"{agent.name} is busy with {agent.task}"
+    if not agent.present:
+        return f"{agent.name} is gone"
+    return f"{agent.name} is not ready yet"
 
 
 def _pause(state: State, target: str, pause: bool) -> Iterable[Action]:

@@ -29,6 +29,9 @@ class Span:
     end: float | None  # None: still running
     outcome: str
 
+    def took(self, now: float) -> float:
+        return (self.end or now) - self.start
+
 
 def spans(events: Sequence[Event]) -> list[Span]:
     """Each dispatch and how it ended, in journal order."""
@@ -85,7 +88,7 @@ def report(tasks: Sequence[TaskState], events: Sequence[Event], now: float, titl
         "|----|------|--------|----------|------|----------|------------|",
     ]
     for t in tasks:
-        worked = sum((s.end or now) - s.start for s in by_task.get(t.id, []))
+        worked = sum(s.took(now) for s in by_task.get(t.id, []))
         estimate = t.task.estimate
         over = " (over)" if estimate is not None and worked > estimate else ""
         check = (t.validation or "-").replace("|", "\\|")
@@ -97,7 +100,7 @@ def report(tasks: Sequence[TaskState], events: Sequence[Event], now: float, titl
     lines += ["", "### Attempts", ""]
     for t in tasks:
         for s in by_task.get(t.id, []):
-            took = duration((s.end or now) - s.start)
+            took = duration(s.took(now))
             lines.append(
                 f"- {s.task} #{s.attempt} on {s.agent}, {_when(s.start)}, {took}: {s.outcome}"
             )
@@ -119,7 +122,7 @@ def report(tasks: Sequence[TaskState], events: Sequence[Event], now: float, titl
     holding = {t.agent: t.id for t in tasks if t.status in ACTIVE and t.agent}
     for agent in agents:
         mine = [s for s in all_spans if s.agent == agent]
-        busy = sum((s.end or now) - s.start for s in mine)
+        busy = sum(s.took(now) for s in mine)
         done = len({s.task for s in mine if s.outcome == "done"})
         lines.append(
             f"| {agent} | {done} done of {len({s.task for s in mine})} | {duration(busy)} "
