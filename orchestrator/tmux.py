@@ -255,6 +255,18 @@ class Tmux:
             raise TmuxError(f"tmux {command[0]} failed: {detail}")
         return b"unfit" not in result.stdout
 
+    def _deliver(
+        self, pane_id: str, command: list[str], before: list[str], data: bytes, what: str
+    ) -> None:
+        """`command` on the pane the fast way; a pane unfit for it takes the slow path, which
+        refuses it (gone, dead, a shell) or takes it out of copy-mode, then tries once more
+        (`before` has run already by then)."""
+        if self._guarded(pane_id, command, before, data):
+            return
+        self._ready_for_input(pane_id)
+        if not self._guarded(pane_id, command, [], b""):
+            raise TmuxError(f"pane {pane_id} cannot take {what}")
+
     def paste(self, pane_id: str, text: str) -> None:
         """Put `text` into the pane's input as one bracketed paste. No Enter.
 
@@ -266,11 +278,7 @@ class Tmux:
         load = ["load-buffer", "-b", name, "-"]
         paste = ["paste-buffer", "-p", "-d", "-b", name, "-t", pane_id]
         try:
-            if self._guarded(pane_id, paste, load, data):
-                return
-            self._ready_for_input(pane_id)  # raises, or leaves copy-mode
-            if not self._guarded(pane_id, paste, [], b""):
-                raise TmuxError(f"pane {pane_id} cannot take a paste")
+            self._deliver(pane_id, paste, load, data, "a paste")
         except TmuxError:
             self.server.cmd("delete-buffer", "-b", name)
             raise
@@ -279,11 +287,7 @@ class Tmux:
         self.send_keys(pane_id, "Enter")
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
-        command = ["send-keys", "-t", pane_id, *keys]
-        if not self._guarded(pane_id, command, [], b""):
-            self._ready_for_input(pane_id)
-            if not self._guarded(pane_id, command, [], b""):
-                raise TmuxError(f"pane {pane_id} cannot take keys")
+        self._deliver(pane_id, ["send-keys", "-t", pane_id, *keys], [], b"", "keys")
 
     def respawn(self, pane_id: str, command: str, workdir: Path) -> None:
         """Start `command` again in the pane, killing whatever runs there (a shell, a corpse)."""
