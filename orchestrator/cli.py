@@ -133,7 +133,10 @@ def check(ctx: typer.Context) -> None:
 def start(
     ctx: typer.Context,
     detach: Annotated[
-        bool, typer.Option("--detach", "-d", help="Run the daemon in the background.")
+        bool,
+        typer.Option(
+            "--detach", "-d", help="Run the daemon away from this terminal (see --window)."
+        ),
     ] = False,
     exit_when_done: Annotated[
         bool,
