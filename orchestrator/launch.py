@@ -110,7 +110,8 @@ def start_in_window(root: Path, argv: list[str], log_path: Path) -> str:
     else:
         taken = [*tmux.window_indexes(session)]
         taken += [int(a.window) for a in settings.agents if str(a.window).isdigit()]
-        tmux.create_window(session, max(taken, default=0) + 1, DAEMON_WINDOW, command, root)
+        index = max(taken, default=0) + 1
+        tmux.create_window(session, index, DAEMON_WINDOW, command, root, keep=False)
     return f"in tmux window '{DAEMON_WINDOW}' of session {settings.session}"
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .config import Agent, Settings
+from .errors import TmuxError
 from .limits import Limits
 from .screen import IDLE, RATE_LIMITED, Profile, Reading, classify, profile_for
 from .store import Store
@@ -59,6 +60,7 @@ class AgentPanes:
         self.profiles: dict[str, Profile] = {}
         self.restarts: dict[str, tuple[int, float]] = {}  # agent -> (restarts, not before)
         self.session_lost = False  # the session was found missing (journaled once)
+        self.exits_told: set[str] = set()  # agents whose dead pane's last words are journaled
         self.limits = Limits(store.get_meta(LIMITS_KEY), journal, self._save_limits)
 
     def _save_limits(self, text: str) -> None:
@@ -103,8 +105,9 @@ class AgentPanes:
         """
         names = list(names)
         panes = self.tmux.panes()
-        # A pane that vanished took its program with it, whatever runs in a new window now.
-        lost = [n for n in names if self.panes.get(n) not in panes]
+        # A pane that vanished took its program with it, whatever runs in a new window now;
+        # so did a dead one beside which a person opened a new window of the agent's name.
+        lost = [n for n in names if self.panes.get(n) not in panes or self._reopened(n, panes)]
         if lost:
             for name in lost:
                 self._forget(name)
@@ -121,10 +124,13 @@ class AgentPanes:
             if info is not None and not info.dead:
                 present.add(name)
             if detail:  # gone, or a shell: the program is not (or no longer) running
+                if info is not None and info.dead:
+                    self._tell_exit(name, info)
                 self._forget(name)
                 self._restart(name, now, info)
                 continue
             self.programs.add(name)
+            self.exits_told.discard(name)
             self._healthy(name, now)
             profile = self.profile(name)
             if not profile.reads_screen:
@@ -150,6 +156,34 @@ class AgentPanes:
                 self.details[name] = "starting"
         running = frozenset(n for n in names if n in self.programs and n not in lost)
         return Seen(frozenset(present), frozenset(ready), activity, readings, running)
+
+    def _reopened(self, name: str, panes: dict[str, PaneInfo]) -> bool:
+        """Is the agent's pane dead, with a living window of its name beside it?"""
+        info = panes.get(self.panes.get(name, ""))
+        window = str(self.config(name).window)
+        if info is None or not info.dead or window.isdigit():
+            return False  # no two windows share an index
+        return any(
+            p.session == info.session
+            and p.window != info.window
+            and not p.dead
+            and p.label.split(":", 1)[1] == window
+            for p in panes.values()
+        )
+
+    def _tell_exit(self, name: str, info: PaneInfo) -> None:
+        """Journal, once per death, that the agent's program exited and what it printed last
+        (its window keeps the pane: see Tmux.create_window). Only ever written down."""
+        if name in self.exits_told:
+            return
+        self.exits_told.add(name)
+        try:
+            words = self.tmux.last_lines(info.id)
+        except TmuxError:
+            words = []
+        status = f" with status {info.dead_status}" if info.dead_status else ""
+        said = f"; its last lines: {' | '.join(w[:200] for w in words)}" if words else ""
+        self.journal("exited", f"{name}: its program exited{status}{said}", name)
 
     def _forget(self, name: str) -> None:
         """Its program is gone (or must prove itself again): forget what it showed."""

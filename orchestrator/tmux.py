@@ -67,6 +67,7 @@ class PaneInfo:
     window: str
     label: str  # "index:name" of its window
     activity: float  # when its window last printed anything (epoch seconds)
+    dead_status: str = ""  # a dead pane's exit status, when tmux knows it
 
 
 def server_for(socket: str | None) -> libtmux.Server:
@@ -140,17 +141,24 @@ class Tmux:
         return out[0]
 
     def find_window(self, session_id: str, window: int | str) -> str | None:
-        """The active pane of a window given by index or exact name, or None."""
+        """The active pane of a window given by index or exact name, or None. Of two windows of
+        one name, the one whose program lives (a dead pane kept by remain-on-exit comes last)."""
         lines = self._run(
-            "list-windows", "-t", session_id, "-F", "#{window_id}\t#{window_index}\t#{window_name}"
+            "list-windows",
+            "-t",
+            session_id,
+            "-F",
+            "#{window_id}\t#{pane_dead}\t#{window_index}\t#{window_name}",
         )
         wanted = str(window)
         by_index = isinstance(window, int) or wanted.isdigit()
+        found = []
         for line in lines:
-            wid, index, name = line.split("\t", 2)
+            wid, dead, index, name = line.split("\t", 3)
             if (by_index and index == wanted) or (not by_index and name == wanted):
-                return self._active_pane(wid)
-        return None
+                found.append((dead == "1", wid))
+        found.sort(key=lambda f: f[0])  # stable: in window order, the living first
+        return self._active_pane(found[0][1]) if found else None
 
     def window_indexes(self, session_id: str) -> list[int]:
         lines = self._run("list-windows", "-t", session_id, "-F", "#{window_index}")
@@ -164,20 +172,38 @@ class Tmux:
         raise TmuxError(f"window {window_id} has no pane")
 
     def create_window(
-        self, session_id: str, window: int | str, name: str, command: str | None, workdir: Path
+        self,
+        session_id: str,
+        window: int | str,
+        name: str,
+        command: str | None,
+        workdir: Path,
+        keep: bool = True,
     ) -> str:
-        """A new window at the given index (or the next free one for a name); its pane id."""
-        target = (
-            f"{session_id}:{window}"
-            if isinstance(window, int) or str(window).isdigit()
-            else (f"{session_id}:")
-        )
-        title = name if isinstance(window, int) or str(window).isdigit() else str(window)
-        args = ["new-window", "-d", "-t", target, "-n", title, "-c", str(workdir)]
-        args += ["-P", "-F", "#{pane_id}"]
+        """A new window at the given index (or the next free one for a name); its pane id.
+
+        With `keep`, a window running a command keeps its pane when the command exits
+        (remain-on-exit, set in the same tmux call, so even a command that fails at once is
+        caught): what it printed stays readable, for the journal and for a person attaching."""
+        numbered = isinstance(window, int) or str(window).isdigit()
+        title = name if numbered else str(window)
+        index = int(window) if numbered else self._free_index(session_id)
+        args = ["new-window", "-d", "-t", f"{session_id}:{index}", "-n", title]
+        args += ["-c", str(workdir), "-P", "-F", "#{pane_id}"]
         if command:
             args.append(command)
+        if command and keep:
+            itself = f"{session_id}:{index}"
+            args += [";", "set-option", "-w", "-t", itself, "remain-on-exit", "on"]
         return self._run(*args)[0]
+
+    def _free_index(self, session_id: str) -> int:
+        """The index tmux would give a new window: the first free one from the lowest."""
+        taken = set(self.window_indexes(session_id))
+        index = min(taken, default=0)
+        while index in taken:
+            index += 1
+        return index
 
     # ----------------------------------------------------------------- panes
 
@@ -190,14 +216,15 @@ class Tmux:
             "-a",
             "-F",
             "#{pane_id}\t#{pane_dead}\t#{pane_in_mode}\t#{pane_pid}\t#{pane_current_command}"
-            "\t#{session_id}\t#{window_id}\t#{window_activity}\t#{window_index}:#{window_name}",
+            "\t#{session_id}\t#{window_id}\t#{window_activity}\t#{pane_dead_status}"
+            "\t#{window_index}:#{window_name}",
         )
         if result.returncode != 0:
             return {}
         panes = {}
         for line in result.stdout:
             parts = line.split("\t")
-            if len(parts) < 9:
+            if len(parts) < 10:
                 continue
             pid = int(parts[3]) if parts[3].isdigit() else 0
             panes[parts[0]] = PaneInfo(
@@ -208,14 +235,22 @@ class Tmux:
                 parts[4],
                 parts[5],
                 parts[6],
-                "\t".join(parts[8:]),
+                "\t".join(parts[9:]),
                 float(parts[7]) if parts[7].isdigit() else 0.0,
+                parts[8],
             )
         return panes
 
     def capture(self, pane_id: str, history: int = 200) -> str:
         """The visible screen and up to `history` lines above it, as plain text."""
         return "\n".join(self._run("capture-pane", "-p", "-J", "-S", f"-{history}", "-t", pane_id))
+
+    def last_lines(self, pane_id: str, count: int = 5) -> list[str]:
+        """The last non-blank lines a pane shows (a dead pane's last words), without tmux's own
+        "Pane is dead" line."""
+        lines = [ln.strip() for ln in self.capture(pane_id, history=100).splitlines()]
+        said = [ln for ln in lines if ln and not ln.startswith("Pane is dead")]
+        return said[-count:]
 
     def _ready_for_input(self, pane_id: str) -> None:
         """Refuse a pane that is gone, dead or back to a shell; leave copy-mode. One call."""

@@ -213,7 +213,9 @@ def gemini_command(ws: Workspace, gemini: Path, bypass: bool) -> str:
         "GOOGLE_GEMINI_BASE_URL": f"http://127.0.0.1:{PORT}",
         "GEMINI_CLI_NO_RELAUNCH": "true",
     }
-    command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {gemini}"
+    # With CI=true in its environment (as on a CI runner) Gemini CLI runs headless and exits.
+    command = "env -u CI -u CONTINUOUS_INTEGRATION "
+    command += " ".join(f"{k}={v}" for k, v in env.items()) + f" {gemini}"
     return command + (" --yolo" if bypass else "")
 
 

@@ -104,14 +104,11 @@ def test_two_prompts_in_a_row_arrive_as_two(tmux: Tmux, tmp_path: Path) -> None:
 
 
 def test_paste_into_a_dead_pane_is_refused_and_the_server_survives(
-    tmux: Tmux, tmp_path: Path, socket_name: str
+    tmux: Tmux, tmp_path: Path
 ) -> None:
     session = tmux.session_id("t")
     assert session
-    subprocess.run(
-        ["tmux", "-L", socket_name, "set-option", "-g", "remain-on-exit", "on"], check=True
-    )
-    pane = tmux.create_window(session, "dead", "dead", "true", tmp_path)
+    pane = tmux.create_window(session, "dead", "dead", "true", tmp_path)  # kept when it exits
     wait_until(lambda: tmux.panes()[pane].dead, 10, "the pane to die")
     with pytest.raises(TmuxError, match="dead"):
         tmux.paste(pane, "hello")
@@ -160,6 +157,36 @@ def test_windows_are_found_by_exact_name_or_index_never_by_prefix(
     at7 = tmux.create_window(session, 7, "seven", None, tmp_path)
     assert tmux.find_window(session, 7) == at7
     assert tmux.panes()[at7].label == "7:seven"
+
+
+def test_a_command_that_fails_at_once_leaves_its_window_and_last_words(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    session = tmux.session_id("t")
+    assert session
+    failing = "echo starting; echo 'Invalid auth method selected.' >&2; exit 41"
+    pane = tmux.create_window(session, "broken", "broken", failing, tmp_path)
+    info = wait_until(
+        lambda: (p := tmux.panes().get(pane)) and p.dead and p.dead_status and p, 10, "its death"
+    )
+    assert info.dead_status == "41" and info.label.endswith(":broken")
+    assert tmux.last_lines(pane) == ["starting", "Invalid auth method selected."]
+    assert tmux.find_window(session, "broken") == pane
+    # a person opens a new window of that name: it is the one found, the dead one is not
+    again = tmux.create_window(session, "broken", "broken", "sleep 60", tmp_path)
+    assert tmux.find_window(session, "broken") == again != pane
+    # a window made by create_window without `keep` closes with its command
+    gone = tmux.create_window(session, 9, "nine", "true", tmp_path, keep=False)
+    wait_until(lambda: gone not in tmux.panes(), 10, "the window to close")
+
+
+def test_a_named_window_takes_the_first_free_index(tmux: Tmux, tmp_path: Path) -> None:
+    session = tmux.session_id("t")
+    assert session
+    tmux.create_window(session, 2, "two", None, tmp_path)
+    first = tmux.create_window(session, "x", "x", "sleep 60", tmp_path)
+    second = tmux.create_window(session, "y", "y", "sleep 60", tmp_path)
+    assert (tmux.panes()[first].label, tmux.panes()[second].label) == ("1:x", "3:y")
 
 
 def test_normalize_table() -> None:

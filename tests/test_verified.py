@@ -257,6 +257,31 @@ def test_a_killed_agent_without_restart_is_gone_until_a_person_brings_it_back(
     assert ws.markers() == Counter({"[orchestrate H-000 #1]": 1, "[orchestrate H-000 #2]": 1})
 
 
+def test_a_program_that_fails_at_once_is_journaled_with_its_last_words(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    config = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())
+    config["agents"]["a"]["command"] = "echo 'Invalid auth method selected.' >&2; exit 41"
+    (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
+    ws.write_queue("q.yaml", simple_tasks("E", ["a"], 1))
+    said = "a: its program exited with status 41; its last lines: Invalid auth method selected."
+    with ws.running():
+        wait_until(lambda: said in ws.cli("logs").stdout, 30, "the exit journaled")
+        wait_until(lambda: ws.status()["agents"][0]["state"] == "gone", 30, "the agent gone")
+        assert ws.statuses() == {"E-000": "queued"}
+        # its window stays, with what the program printed (tmux may scroll it up a little)
+        screen = subprocess.run(
+            ["tmux", "-L", ws.socket, "capture-pane", "-p", "-S", "-100", "-t", "orch-test:a"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "Invalid auth method selected." in screen
+    assert ws.cli("logs").stdout.count(said) == 1
+
+
 def test_on_permission_approve_answers_the_dialog(workspace: Workspace) -> None:
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--ask", "Y-000"]})
