@@ -18,10 +18,9 @@ from typing import Annotated
 import typer
 
 from . import config, launch, queueset
-from .dashboard import LiveView, PlainView, View, print_status
 from .errors import OrchestrateError
 from .lock import holder
-from .snapshot import read_snapshot, status_json
+from .snapshot import json_text, read_snapshot, status_json
 
 app = typer.Typer(
     name="orchestrate",
@@ -174,8 +173,9 @@ def start(
         for line in lines:
             typer.echo(line, err=not ok)
         raise typer.Exit(0 if ok else 1)
-    view: View = LiveView() if sys.stdout.isatty() and not plain else PlainView()
-    raise typer.Exit(launch.run_daemon(root, view, exit_when_done))
+    from .dashboard import view_for  # rich: imported by the commands that draw with it
+
+    raise typer.Exit(launch.run_daemon(root, view_for(plain), exit_when_done))
 
 
 @app.command()
@@ -209,8 +209,10 @@ def status(
     """Every task with agent, status, attempts, age/ETA, and the totals."""
     snap = read_snapshot(_root(ctx), time.time())
     if as_json:
-        typer.echo(json.dumps(status_json(snap), ensure_ascii=False, indent=2))
+        typer.echo(json_text(status_json(snap)))
         return
+    from .dashboard import print_status
+
     print_status(snap)
     typer.echo(f"daemon: {'running' if snap.running else 'not running'}")
 
@@ -254,8 +256,9 @@ def watch(
     interval: Annotated[float, typer.Option(help="Seconds between two reads.")] = 0.5,
 ) -> None:
     """Follow a daemon running elsewhere: its dashboard, read-only (Ctrl-C leaves)."""
-    view: View = LiveView() if sys.stdout.isatty() and not plain else PlainView()
-    launch.follow(_root(ctx), view, interval)
+    from .dashboard import view_for
+
+    launch.follow(_root(ctx), view_for(plain), interval)
 
 
 @app.command()

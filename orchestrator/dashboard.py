@@ -229,6 +229,11 @@ def plain_tasks(snap: Snapshot, width: int) -> str:
     )
 
 
+def view_for(plain: bool) -> View:
+    """The live dashboard on a terminal, else (or with `plain`) one line per event."""
+    return LiveView() if sys.stdout.isatty() and not plain else PlainView()
+
+
 def print_status(snap: Snapshot, stream: IO[str] | None = None) -> None:
     console = Console(file=stream or sys.stdout)
     console.print(header(snap))

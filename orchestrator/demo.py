@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from . import yamlsrc
-from .dashboard import LiveView, PlainView, View
+from .dashboard import view_for
 from .errors import OrchestrateError
 
 SOURCE = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def run_demo(delay: float, keep: bool, plain: bool) -> int:
     folder = Path(tempfile.mkdtemp(prefix="orchestrate-demo-"))
     socket = f"orchestrate-demo-{os.getpid()}"
     make_workspace(folder, socket, delay)
-    view: View = PlainView() if plain else LiveView()
+    view = view_for(plain)
     print(f"demo workspace: {folder}")
     print(f"watch the agents: tmux -L {socket} attach -t orchestrate-demo")
     try:

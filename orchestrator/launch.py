@@ -11,12 +11,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import config
-from .dashboard import EVENTS_SHOWN, View
 from .errors import OrchestrateError
 from .lock import holder, touch_private
 from .snapshot import read_snapshot
+
+if TYPE_CHECKING:
+    from .dashboard import View
 
 
 def run_daemon(root: Path, view: View, exit_when_done: bool) -> int:
@@ -117,6 +120,7 @@ def start_in_window(root: Path, argv: list[str], log_path: Path) -> str:
 
 def follow(root: Path, view: View, interval: float) -> None:
     """`watch`: draw a daemon's state and journal from the store (read-only) until Ctrl-C."""
+    from .dashboard import EVENTS_SHOWN
     from .store import Store
 
     db = config.load_settings(root).state_dir / "state.db"

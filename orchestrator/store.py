@@ -8,6 +8,7 @@ are sent.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -15,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,7 @@ _EXTRA: dict[str, Any] = {
     "log": str,
     "urgent": bool,
 }
+_DEFAULTS = {f.name: f.default for f in fields(TaskState) if f.name in _EXTRA}
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,12 @@ def task_to_json(task: Task) -> str:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _path(text: str) -> Path:
+    """One Path per queue file, however many tasks it holds (making one costs microseconds)."""
+    return Path(text)
+
+
 def task_from_json(text: str) -> Task:
     d = json.loads(text)
     return Task(
@@ -157,7 +165,7 @@ def task_from_json(text: str) -> Task:
         report=tuple(d["report"]),
         validate=tuple(d["validate"]),
         retries=d["retries"],
-        file=Path(d["file"]),
+        file=_path(d["file"]),
         line=d["line"],
         timeout=d.get("timeout", 600.0),
     )
@@ -267,10 +275,10 @@ class Store:
                 task_to_json(t.task),
                 time.time(),
                 json.dumps(
-                    {
+                    {  # a field at its default is left out (most are: reading stays cheap)
                         name: sorted(value) if isinstance(value, frozenset) else value
                         for name in _EXTRA
-                        if (value := getattr(t, name)) is not None
+                        if (value := getattr(t, name)) != _DEFAULTS[name]
                     },
                     ensure_ascii=False,
                 ),
@@ -288,11 +296,15 @@ class Store:
                 agent=r["agent"],
                 since=r["since"],
                 reason=r["reason"],
-                **{
-                    name: _EXTRA[name](value)
-                    for name, value in json.loads(r["extra"] or "{}").items()
-                    if name in _EXTRA
-                },
+                **(
+                    {
+                        name: _EXTRA[name](value)
+                        for name, value in json.loads(r["extra"]).items()
+                        if name in _EXTRA
+                    }
+                    if r["extra"] not in (None, "{}")
+                    else {}
+                ),
             )
             for r in rows
         ]

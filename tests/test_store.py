@@ -33,10 +33,13 @@ def test_task_state_round_trip(tmp_path: Path) -> None:
         validation="1/1 passed",
         log="/x.log",
     )
+    plain = TaskState(task("U"), 4)  # every extra field at its default: stored as {}
+    zero = TaskState(task("V"), 5, last_report=0.0, urgent=True)  # false, yet not the default
     with store.transaction():
-        store.save_task(state)
-    (back,) = store.tasks()
-    assert back == state
+        for each in (state, plain, zero):
+            store.save_task(each)
+    assert store.tasks() == [state, plain, zero]
+    assert [r[0] for r in store.db.execute("SELECT extra FROM tasks ORDER BY ord")][1] == "{}"
     assert oct((tmp_path / "s").stat().st_mode & 0o777) == "0o700"
     assert oct((tmp_path / "s" / "state.db").stat().st_mode & 0o777) == "0o600"
 
