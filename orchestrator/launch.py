@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -187,10 +188,18 @@ def show(root: Path, agent: str | None) -> None:
 
 def send_command(root: Path, command: str, target: str) -> tuple[bool, str]:
     """Queue an operator's command in the state; the daemon's answer if one runs (within
-    10 s), else a note that it waits for the next start."""
+    10 s). With no daemon, a command the stored state already refuses is not queued; the
+    others wait for the next start."""
     from .store import Store
 
     state_dir = root / ".orchestrate"
+    if holder(state_dir / "daemon.lock") is None:
+        try:
+            refused = _refusal(root, command, target)
+        except OrchestrateError:
+            refused = ""  # a workspace it cannot read: the daemon will say so when it starts
+        if refused:
+            return False, f"{refused} (no daemon runs; nothing queued)"
     store = Store(state_dir / "state.db")
     try:
         with store.transaction():
@@ -207,3 +216,36 @@ def send_command(root: Path, command: str, target: str) -> tuple[bool, str]:
     finally:
         store.close()
     return False, f"{command} {target}: queued, but the daemon has not answered within 10 s"
+
+
+def _refusal(root: Path, command: str, target: str) -> str:
+    """Why the daemon would refuse `command target` on the stored state, after the commands
+    already waiting for it, with the tasks of the queue files it has not read yet ('' if it
+    would not)."""
+    from . import queueset
+    from . import state as st
+    from .controls import on_control
+    from .snapshot import read_stored
+    from .store import Store
+
+    stored = read_stored(root)
+    tasks = dict(stored.state.tasks)
+    merged = queueset.merge_queues(stored.settings, queueset.read_all(stored.settings), {})
+    for task in merged.tasks:
+        tasks.setdefault(task.id, st.TaskState(task, len(tasks)))
+    state = replace(stored.state, tasks=st.frozen_tasks(tasks))
+    db = stored.settings.state_dir / "state.db"
+    waiting = []
+    if db.exists():
+        store = Store(db, readonly=True)
+        try:
+            waiting = [(c, t) for _, c, t in store.pending_commands()]
+        finally:
+            store.close()
+    now = time.time()
+    for earlier in waiting:
+        state = st.fold(state, on_control(state, st.Control(*earlier)), now)
+    answers = [
+        a for a in on_control(state, st.Control(command, target)) if isinstance(a, st.Answer)
+    ]
+    return "" if all(a.ok for a in answers) else "; ".join(a.message for a in answers)

@@ -8,9 +8,12 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .state import ACTIVE, AgentState, State, TaskState, frozen_tasks
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 STATUS_ICONS = {
     "queued": "⏳",
@@ -271,10 +274,20 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def read_snapshot(root: Path, now: float) -> Snapshot:
-    """The state as the daemon last stored it, for `status` and `watch` (read-only), or the
-    queues' tasks, all queued, before a first run. Agents' states are the daemon's last word
-    ("daemon stopped" when none runs), not recomputed."""
+@dataclass(frozen=True)
+class Stored:
+    """What the store (or, before a first run, the queue files) says, read-only."""
+
+    settings: Settings
+    state: State
+    running: bool  # a daemon holds the workspace's lock
+    started: float | None
+    agents: dict[str, dict[str, Any]]  # the daemon's last word on each agent, by name
+
+
+def read_stored(root: Path) -> Stored:
+    """The state as the daemon last stored it (paused agents included), or the queues'
+    tasks, all queued, before a first run."""
     from . import config, queueset
     from .lock import holder
     from .store import Store
@@ -283,12 +296,14 @@ def read_snapshot(root: Path, now: float) -> Snapshot:
     db = settings.state_dir / "state.db"
     running = holder(settings.state_dir / "daemon.lock") is not None
     started = None
+    paused: set[str] = set()
     if db.exists():
         store = Store(db, readonly=True)
         try:
             tasks = store.tasks()
             agents_meta = json.loads(store.get_meta("agents") or "[]")
             started = float(store.get_meta("started") or 0) or None
+            paused = store.paused_agents()
         finally:
             store.close()
     else:
@@ -297,28 +312,38 @@ def read_snapshot(root: Path, now: float) -> Snapshot:
         agents_meta = []
     names = [a.name for a in config.agents_for(settings, [t.task for t in tasks])]
     names += [e["name"] for e in agents_meta if e["name"] not in names]
-    by_name = {e["name"]: e for e in agents_meta}
     held = {t.agent: t.id for t in tasks if t.status in ACTIVE}
     state = State(
         tasks=frozen_tasks({t.id: t for t in tasks}),
-        agents=tuple(AgentState(n, task=held.get(n)) for n in names),
+        agents=tuple(AgentState(n, task=held.get(n), paused=n in paused) for n in names),
     )
+    return Stored(settings, state, running, started, {e["name"]: e for e in agents_meta})
+
+
+def read_snapshot(root: Path, now: float) -> Snapshot:
+    """The stored state, for `status` and `watch`. Agents' states are the daemon's last word
+    ("daemon stopped" when none runs), not recomputed."""
+    stored = read_stored(root)
+    by_name = stored.agents
+    names = [a.name for a in stored.state.agents]
     windows = {n: by_name.get(n, {}).get("window", "?") for n in names}
     snap = snapshot(
-        state,
-        settings.session,
+        stored.state,
+        stored.settings.session,
         root,
         now,
         windows,
         {},
-        running,
-        started if running else None,
-        str(settings.board),
+        stored.running,
+        stored.started if stored.running else None,
+        str(stored.settings.board),
     )
     agents = tuple(
         replace(
             a,
-            state=by_name.get(a.name, {}).get("state", "unknown") if running else "daemon stopped",
+            state=by_name.get(a.name, {}).get("state", "unknown")
+            if stored.running
+            else "daemon stopped",
         )
         for a in snap.agents
     )

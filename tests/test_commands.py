@@ -77,6 +77,16 @@ def test_commands_wait_for_a_stopped_daemon(workspace: Workspace) -> None:
     for command, target in (("pause", "b"), ("cancel", "T4"), ("dispatch", "T5"), ("retry", "F")):
         answer = ws.cli(command, target)
         assert answer.returncode == 0 and answer.stdout.strip() == f"{command} {target}: {queued}"
+    # what the stored state (after the commands above) already refuses is refused now
+    for command, target, why in (
+        ("retry", "T1", "T1 is done; nothing to retry"),
+        ("cancel", "NOPE", "no task 'NOPE': `orchestrate status` lists them"),
+        ("pause", "zed", "no agent 'zed' (agents: a, b)"),
+        ("dispatch", "T4", "T4 is cancelled, not queued"),  # by the cancel waiting above
+    ):
+        answer = ws.cli(command, target)
+        assert answer.returncode == 1, answer.stdout
+        assert answer.stderr.startswith(why) and "(no daemon runs; nothing queued)" in answer.stderr
     second = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
     assert second.returncode == 1 and "no task can make progress" in second.stdout  # b paused
     assert ws.statuses() == {
@@ -94,3 +104,4 @@ def test_commands_wait_for_a_stopped_daemon(workspace: Workspace) -> None:
                  "dispatch T5: T5: ", "retry F: F: back in the queue (was failed)",
                  "resume b: b: resumed"):  # fmt: skip
         assert f"command        {line}" in log
+    assert "NOPE" not in log and "zed" not in log and "retry T1" not in log

@@ -41,7 +41,8 @@ def test_init_then_check_then_run(tmp_path: Path, socket_name: str) -> None:
     assert {t["id"]: t["status"] for t in status["tasks"]} == {"EX-001": "done", "EX-002": "done"}
     assert "### TODO-EX-002: COMPLETED" in (root / "CLAUDE.md").read_text()
     # the daemon's own files are private to the user, whoever made them
-    assert orchestrate("-C", str(root), "retry", "EX-001").returncode == 0  # queued
+    assert orchestrate("-C", str(root), "retry", "EX-001").returncode == 1  # done: refused
+    assert orchestrate("-C", str(root), "pause", "builder").returncode == 0  # queued
     private = [root / ".orchestrate", *(root / ".orchestrate").rglob("*")]
     assert len(private) > 6  # state.db, its -wal/-shm, lock, control, logs, schemas
     for path in private:
