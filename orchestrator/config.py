@@ -20,6 +20,7 @@ from .errors import ConfigError, Problem, WorkspaceNotFound
 CONFIG_NAME = "orchestrate.yaml"
 TASK_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 ANY_AGENT = "any"
+DAEMON_WINDOW = "orchestrator"  # the tmux window `start --detach` runs the daemon in
 
 PRIORITIES: dict[str, int] = {"critical": 0, "blocking": 1, "high": 2, "medium": 3, "low": 4}
 PRIORITY_ALIASES: dict[str, str] = {
@@ -390,7 +391,10 @@ def validate_model(model: type[_Model], located: yamlsrc.Located, file: Path) ->
 def load_settings(root: Path) -> Settings:
     file = root / CONFIG_NAME
     if file.is_file():
-        cfg: ConfigModel = validate_model(ConfigModel, yamlsrc.load(_read(file), file), file)
+        located = yamlsrc.load(_read(file), file)
+        cfg: ConfigModel = validate_model(ConfigModel, located, file)
+        if problems := _window_problems(cfg, located, file):
+            raise ConfigError(problems)
         config_file: Path | None = file
     else:
         cfg, config_file = ConfigModel(), None
@@ -430,6 +434,29 @@ def load_settings(root: Path) -> Settings:
         stall_after=parse_duration(cfg.stall_after),
         notify=tuple(cfg.notify),
     )
+
+
+def _window_problems(cfg: ConfigModel, located: yamlsrc.Located, file: Path) -> list[Problem]:
+    """Each agent in a window of its own, and none in the daemon's."""
+    problems: list[Problem] = []
+    owners: dict[str, str] = {}
+    for name, agent in cfg.agents.items():
+        window = str(agent.window if agent.window is not None else name)
+        line = located.line_of(("agents", name, "window"))  # else the agent's own line
+        if window == DAEMON_WINDOW:
+            why = f"the window {DAEMON_WINDOW!r} is the daemon's own (`start --detach`)"
+            problems.append(Problem(file, line, f"agent {name}: {why}: give it another `window:`"))
+        elif window in owners:
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"agent {name}: the window {window!r} is agent {owners[window]}'s too: both "
+                    "would be typed into one pane; give each its own `window:`",
+                )
+            )
+        owners.setdefault(window, name)
+    return problems
 
 
 def _session_name(folder: str) -> str:

@@ -43,7 +43,7 @@ def run_daemon(root: Path, view: View, exit_when_done: bool) -> int:
         view.close()
 
 
-DAEMON_WINDOW = "orchestrator"
+DAEMON_WINDOW = config.DAEMON_WINDOW
 
 
 def detach(root: Path, exit_when_done: bool, window: bool) -> tuple[bool, list[str]]:

@@ -108,6 +108,11 @@ CASES = [
         "orchestrate.yaml:3: agent a: 'window': must be number or text"),
     Bad("agents as a list", "orchestrate.yaml", q("agents:\n  - a\n"),
         "orchestrate.yaml:1: 'agents': must be a mapping (key: value lines), not list"),
+    Bad("two agents in one window", "orchestrate.yaml",
+        q("agents:\n  a: {window: 2}\n  b:\n    command: codex\n    window: 2\n"),
+        "orchestrate.yaml:5: agent b: the window '2' is agent a's too: both would be typed"),
+    Bad("an agent in the daemon's window", "orchestrate.yaml", q("agents:\n  orchestrator:\n"),
+        "orchestrate.yaml:2: agent orchestrator: the window 'orchestrator' is the daemon's own"),
     Bad("a bad pause", "orchestrate.yaml", q("agents:\n  a:\n    rate_limit_pause: soon\n"),
         "orchestrate.yaml:3: agent a: 'rate_limit_pause': 'soon' is not a duration"),
 ]  # fmt: skip
