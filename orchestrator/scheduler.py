@@ -272,24 +272,25 @@ def _flags(state: State, now: float) -> Iterable[Action]:
     for task in state.tasks.values():
         if task.status != DISPATCHED:
             continue
+        raised: list[tuple[str, str]] = []
         if task.overdue(now) and "overdue" not in task.flags:
-            yield Update(
-                task.id,
-                {"flags": task.flags | {"overdue"}},
-                "overdue",
-                f"{task.id} #{task.attempts}: overdue (estimate {task.task.estimate:.0f}s)",
-            )
+            estimate = f"estimate {task.task.estimate:.0f}s"
+            raised.append(("overdue", f"{task.id} #{task.attempts}: overdue ({estimate})"))
         agent = state.agent(task.agent or "")
         signs = [t for t in (task.since, task.last_report, agent and agent.activity) if t]
         quiet = now - max(signs) if signs else 0.0
         if quiet > state.stall_after and "stalled" not in task.flags:
-            yield Update(
-                task.id,
-                {"flags": task.flags | {"stalled"}},
-                "stalled",
-                f"{task.id} #{task.attempts}: stalled: no output from {task.agent} and no "
-                f"report for {quiet / 60:.0f} min",
+            raised.append(
+                (
+                    "stalled",
+                    f"{task.id} #{task.attempts}: stalled: no output from {task.agent} and no "
+                    f"report for {quiet / 60:.0f} min",
+                )
             )
+        flags = task.flags
+        for kind, message in raised:  # each update carries the flags raised before it
+            flags = flags | {kind}
+            yield Update(task.id, {"flags": flags}, kind, message)
 
 
 def plan(state: State) -> list[Action]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -461,6 +462,37 @@ def test_overdue_and_stalled_are_flagged_once_per_attempt() -> None:
     assert h.feed(st.Tick()) == []
     h.report("T", "FAILED")  # the retry is a new attempt: flags start over
     assert h.state.tasks["T"].flags == frozenset()
+
+
+def test_overdue_and_stalled_in_one_tick_both_stay_raised() -> None:
+    h = History(["a"], [task("T", estimate=2.0)])
+    h.state = replace(h.state, stall_after=3.0)
+    h.now = (h.state.tasks["T"].since or 0.0) + 10  # both at once
+    actions = h.feed(st.Tick())
+    assert [a.kind for a in actions if isinstance(a, st.Update)] == ["overdue", "stalled"]
+    assert h.state.tasks["T"].flags == {"overdue", "stalled"}
+    assert h.feed(st.Tick()) == []
+
+
+@given(
+    estimate=hst.floats(1, 100),
+    stall=hst.floats(1, 100),
+    ticks=hst.lists(hst.floats(0.1, 50), min_size=1, max_size=12),
+)
+def test_each_flag_is_raised_at_most_once_per_attempt(
+    estimate: float, stall: float, ticks: list[float]
+) -> None:
+    h = History(["a"], [task("T", estimate=estimate)])
+    h.state = replace(h.state, stall_after=stall)
+    since = h.state.tasks["T"].since or 0.0
+    kinds: list[str] = []
+    for step in ticks:
+        h.now += step
+        kinds += [a.kind for a in h.feed(st.Tick()) if isinstance(a, st.Update)]
+    assert sorted(kinds) == sorted(set(kinds))
+    quiet = h.now - since
+    expected = {f for f, late in (("overdue", estimate), ("stalled", stall)) if quiet > late}
+    assert set(kinds) == expected == h.state.tasks["T"].flags
 
 
 def test_only_agents_whose_state_matters_are_watched() -> None:
