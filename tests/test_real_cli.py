@@ -1,4 +1,4 @@
-"""The real Claude Code, Codex CLI and Gemini CLI, driven by the daemon, offline.
+"""The real Claude Code, Codex CLI, Gemini CLI and qwen-code, driven by the daemon, offline.
 
 The pinned CLIs are installed from npm into a cache the tests reuse (.cache/agent-clis/).
 The tmux server and the scripted model server run in a network namespace that has loopback
@@ -24,7 +24,8 @@ from .conftest import REPO, Workspace, wait_until
 CLAUDE = ("@anthropic-ai/claude-code", "2.1.330", "claude")
 CODEX = ("@openai/codex", "0.169.0", "codex")
 GEMINI = ("@google/gemini-cli", "0.61.0", "gemini")
-CLIS = {"claude": CLAUDE, "codex": CODEX, "gemini": GEMINI}
+QWEN = ("@qwen-code/qwen-code", "0.24.4", "qwen")
+CLIS = {"claude": CLAUDE, "codex": CODEX, "gemini": GEMINI, "qwen": QWEN}
 CACHE = REPO / ".cache" / "agent-clis"
 PORT = 8765
 KEY = "sk-ant-test-0000000000000000000000000000"
@@ -219,6 +220,20 @@ def gemini_command(ws: Workspace, gemini: Path, bypass: bool) -> str:
     return command + (" --yolo" if bypass else "")
 
 
+def qwen_command(ws: Workspace, qwen: Path, bypass: bool) -> str:
+    """An OpenAI-compatible provider on the loopback, from the environment (AGENT_CLIS.md)."""
+    home = ws.root.parent / "qwen-home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "HOME": str(home),
+        "OPENAI_API_KEY": "dummy",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{PORT}/v1",
+        "OPENAI_MODEL": "fake-model",
+    }
+    command = "env " + " ".join(f"{k}={v}" for k, v in env.items()) + f" {qwen}"
+    return command + (" --yolo" if bypass else "")
+
+
 def configure(
     ws: Workspace,
     cli: tuple[str, Path],
@@ -227,7 +242,12 @@ def configure(
     on_permission: str = "wait",
 ) -> None:
     name, binary = cli
-    make = {"claude": claude_command, "codex": codex_command, "gemini": gemini_command}[name]
+    make = {
+        "claude": claude_command,
+        "codex": codex_command,
+        "gemini": gemini_command,
+        "qwen": qwen_command,
+    }[name]
     ws.write_config(
         {
             "agent": {

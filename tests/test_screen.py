@@ -70,7 +70,10 @@ CASES = [
         BUSY,
     ),
     Case("gemini allow", "gemini", "Allow execution of [Shell]?\n● 1. Allow once", WAITING),
-    Case("qwen idle", "qwen", "> Type your message or @path/to/file", IDLE),
+    Case("qwen idle", "qwen", f"{RULE}\n*   Type your message or @path/to/file\n{RULE}", IDLE),
+    # after a task it suggests what to type next, in place of the placeholder (measured, 0.24.4)
+    Case("qwen suggesting", "qwen", f"  ◆︎ Done.\n{RULE}\n* Run the tests\n{RULE}", IDLE),
+    Case("qwen transcript bullet", "qwen", "  ◆︎ Steps:\n* first\n> quoted", UNKNOWN),
     Case("qwen busy", "qwen", "… (2s · esc to cancel)\n> Type your message", BUSY),
     Case("qwen allow", "qwen", "Allow execution of: 'echo'?\n› 1. Yes, allow once", WAITING),
     Case("opencode idle", "opencode", "  Ask anything…\n  ctrl+p commands", IDLE),

@@ -1,8 +1,9 @@
 """A scripted model server for real agent CLIs, on 127.0.0.1 only (run inside a loopback-only
 network namespace). It speaks the Anthropic Messages API (streaming and not) as Claude Code
-calls it, the OpenAI Responses API as Codex calls it and the Gemini API as Gemini CLI calls
-it: a prompt that carries an orchestrate marker is answered with one call of the CLI's shell
-tool that appends the report block the prompt asks for; the tool's result with a short text.
+calls it, the OpenAI Responses API as Codex calls it, the Gemini API as Gemini CLI calls it
+and the OpenAI Chat Completions API as qwen-code calls it: a prompt that carries an
+orchestrate marker is answered with one call of the CLI's shell tool that appends the report
+block the prompt asks for; the tool's result with a short text.
 Every prompt it is given is logged as a JSON line, so that tests can count deliveries.
 
 Usage: python model_server.py PORT LOG
@@ -109,6 +110,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path.split("?")[0].lower().endswith("generatecontent"):
             self._gemini(body, stream="streamGenerateContent" in self.path)
+            return
+        if self.path.rstrip("/").endswith("/chat/completions"):
+            self._chat(body)
             return
         if "count_tokens" in self.path:
             self._json({"input_tokens": 10})
@@ -242,6 +246,77 @@ class Handler(BaseHTTPRequestHandler):
             event({"type": "response.output_item.added", "output_index": index, "item": item})
             event({"type": "response.output_item.done", "output_index": index, "item": item})
         event({"type": "response.completed", "response": response})
+
+    # ------------------------------------------------------------------ Chat Completions (qwen)
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        messages = body.get("messages") or []
+        last = messages[-1] if messages else {}
+        is_result = last.get("role") == "tool"
+        content = last.get("content") if last.get("role") == "user" else ""
+        prompt = "\n".join(_texts(content))
+        mark = MARKER.search(prompt) if not is_result else None
+        names = [t.get("function", {}).get("name") for t in body.get("tools") or []]
+        delta: dict[str, Any]
+        finish = "stop"
+        if mark and "run_shell_command" in names:
+            self._log({"event": "prompt", "marker": mark.group(0), "chars": len(prompt)})
+            if "TAKE YOUR TIME" in prompt:
+                time.sleep(6)
+            command = report_command(prompt, mark.group(0)) or "true"
+            args = {"command": command, "description": "Append the report"}
+            call = {
+                "index": 0,
+                "id": f"call_{next(_ids)}",
+                "type": "function",
+                "function": {"name": "run_shell_command", "arguments": json.dumps(args)},
+            }
+            delta, finish = {"role": "assistant", "tool_calls": [call]}, "tool_calls"
+        else:
+            if is_result:
+                self._log({"event": "tool-result"})
+            schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+            if schema:
+                text = json.dumps(_fill(schema))
+            elif "[SUGGESTION MODE" in prompt:  # qwen-code's guess at what the user types next
+                text = "Run the tests"
+            else:
+                text = "Done: the report is on the board." if is_result else "Task"
+            delta = {"role": "assistant", "content": text}
+        chunk = {
+            "id": f"chatcmpl-{next(_ids)}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", "model"),
+        }
+        usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        if not body.get("stream"):
+            message = {k: v for k, v in delta.items()}
+            for call in message.get("tool_calls", []):
+                call.pop("index", None)
+            self._json(
+                {
+                    **chunk,
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    "usage": usage,
+                }
+            )
+            return
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        for choice in (
+            {"index": 0, "delta": delta, "finish_reason": None},
+            {"index": 0, "delta": {}, "finish_reason": finish},
+        ):
+            data = {**chunk, "choices": [choice]}
+            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+        self.wfile.write(
+            f"data: {json.dumps({**chunk, 'choices': [], 'usage': usage})}\n\n".encode()
+        )
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
 
     # ------------------------------------------------------------------ Gemini (Gemini CLI)
 
