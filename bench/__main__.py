@@ -183,14 +183,14 @@ def main() -> None:
     if max(status, status_json) > 0.4:
         missed.append(
             f"- **`status` {status * 1000:.0f} ms, `status --json` {status_json * 1000:.0f} ms** "
-            "(target 400 ms; 711 and 785 ms before the changes named here). A profile at 10,000 tasks: "
-            "about 0.17 s imports (typer, pydantic: the settings are validated), 0.15 s "
-            "reading the task rows (decoding each task's JSON, building its objects), 0.05 s "
+            "(target 400 ms; 711 and 785 ms before the changes named here). A profile at 10,000"
+            " tasks: about 0.17 s imports (typer, pydantic: the settings are validated), 0.15 s"
+            " reading the task rows (decoding each task's JSON, building its objects), 0.05 s "
             "the table's rows, 0.03 s printing. Already done: `--json` uses json's C encoder "
             "(`indent=` had fallen back to the Python one), rich is imported only to draw, a "
-            "task's fields at their defaults are not stored. Plan: the daemon keeps the "
-            "status JSON it renders anyway (as it keeps ORCHESTRATOR_STATUS.md) and `status` "
-            "prints that file while the daemon runs."
+            "task's fields at their defaults are not stored. Plan: the daemon keeps the status "
+            "JSON it renders anyway (as it keeps ORCHESTRATOR_STATUS.md) and `status` prints "
+            "that file while the daemon runs."
         )
     if cpu >= 1 or rss >= 150:
         missed.append(f"- **Idle {cpu:.2f}% of a core, or {rss:.0f} MB RSS** over target.")
