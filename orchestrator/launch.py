@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -222,28 +221,14 @@ def _refusal(root: Path, command: str, target: str) -> str:
     """Why the daemon would refuse `command target` on the stored state, after the commands
     already waiting for it, with the tasks of the queue files it has not read yet ('' if it
     would not)."""
-    from . import queueset
     from . import state as st
     from .controls import on_control
     from .snapshot import read_stored
-    from .store import Store
 
-    stored = read_stored(root)
-    tasks = dict(stored.state.tasks)
-    merged = queueset.merge_queues(stored.settings, queueset.read_all(stored.settings), {})
-    for task in merged.tasks:
-        tasks.setdefault(task.id, st.TaskState(task, len(tasks)))
-    state = replace(stored.state, tasks=st.frozen_tasks(tasks))
-    db = stored.settings.state_dir / "state.db"
-    waiting = []
-    if db.exists():
-        store = Store(db, readonly=True)
-        try:
-            waiting = [(c, t) for _, c, t in store.pending_commands()]
-        finally:
-            store.close()
+    stored = read_stored(root, queues=True)
+    state = stored.state
     now = time.time()
-    for earlier in waiting:
+    for earlier in stored.commands:
         state = st.fold(state, on_control(state, st.Control(*earlier)), now)
     answers = [
         a for a in on_control(state, st.Control(command, target)) if isinstance(a, st.Answer)

@@ -160,8 +160,10 @@ class AgentPanes:
     def _reopened(self, name: str, panes: dict[str, PaneInfo]) -> bool:
         """Is the agent's pane dead, with a living window of its name beside it?"""
         info = panes.get(self.panes.get(name, ""))
+        if info is None or not info.dead:
+            return False
         window = str(self.config(name).window)
-        if info is None or not info.dead or window.isdigit():
+        if window.isdigit():
             return False  # no two windows share an index
         return any(
             p.session == info.session

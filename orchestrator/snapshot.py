@@ -283,11 +283,13 @@ class Stored:
     running: bool  # a daemon holds the workspace's lock
     started: float | None
     agents: dict[str, dict[str, Any]]  # the daemon's last word on each agent, by name
+    commands: tuple[tuple[str, str], ...] = ()  # operator's commands waiting for the daemon
 
 
-def read_stored(root: Path) -> Stored:
-    """The state as the daemon last stored it (paused agents included), or the queues'
-    tasks, all queued, before a first run."""
+def read_stored(root: Path, queues: bool = False) -> Stored:
+    """The state as the daemon last stored it (paused agents and waiting commands included),
+    or the queues' tasks, all queued, before a first run. With `queues`, the tasks of the
+    queue files that the store does not hold yet are added, queued."""
     from . import config, queueset
     from .lock import holder
     from .store import Store
@@ -297,6 +299,9 @@ def read_stored(root: Path) -> Stored:
     running = holder(settings.state_dir / "daemon.lock") is not None
     started = None
     paused: set[str] = set()
+    commands: tuple[tuple[str, str], ...] = ()
+    tasks: list[TaskState] = []
+    agents_meta = []
     if db.exists():
         store = Store(db, readonly=True)
         try:
@@ -304,12 +309,14 @@ def read_stored(root: Path) -> Stored:
             agents_meta = json.loads(store.get_meta("agents") or "[]")
             started = float(store.get_meta("started") or 0) or None
             paused = store.paused_agents()
+            commands = tuple((c, t) for _, c, t in store.pending_commands())
         finally:
             store.close()
-    else:
+    if queues or not db.exists():
+        known = {t.id for t in tasks}
         merged = queueset.merge_queues(settings, queueset.read_all(settings), {})
-        tasks = [TaskState(t, i) for i, t in enumerate(merged.tasks)]
-        agents_meta = []
+        fresh = [t for t in merged.tasks if t.id not in known]
+        tasks += [TaskState(t, len(tasks) + i) for i, t in enumerate(fresh)]
     names = [a.name for a in config.agents_for(settings, [t.task for t in tasks])]
     names += [e["name"] for e in agents_meta if e["name"] not in names]
     held = {t.agent: t.id for t in tasks if t.status in ACTIVE}
@@ -317,7 +324,8 @@ def read_stored(root: Path) -> Stored:
         tasks=frozen_tasks({t.id: t for t in tasks}),
         agents=tuple(AgentState(n, task=held.get(n), paused=n in paused) for n in names),
     )
-    return Stored(settings, state, running, started, {e["name"]: e for e in agents_meta})
+    by_name = {e["name"]: e for e in agents_meta}
+    return Stored(settings, state, running, started, by_name, commands)
 
 
 def read_snapshot(root: Path, now: float) -> Snapshot:
