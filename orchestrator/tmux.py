@@ -67,7 +67,25 @@ class PaneInfo:
     window: str
     label: str  # "index:name" of its window
     activity: float  # when its window last printed anything (epoch seconds)
-    dead_status: str = ""  # a dead pane's exit status, when tmux knows it
+    dead_status: str = ""  # a dead pane's exit status, when known (see exit_status_of)
+
+
+def exit_status_of(pid: int, server_pid: str) -> str:
+    """The exit status of a dead pane's process that its tmux server has not collected: read
+    from the zombie's /proc entry (Linux; "" elsewhere, or when it did not exit normally).
+
+    tmux 3.3a sometimes misses the SIGCHLD of a command that exits within milliseconds: the
+    pane is dead, its process a zombie that nothing reaps, and `pane_dead_status` stays empty
+    until another child of the server dies."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()  # from field 3 (state); the name may hold spaces
+    if len(fields) < 50 or fields[:2] != ["Z", server_pid] or not fields[49].isdigit():
+        return ""
+    status = int(fields[49])  # field 52, exit_code: the status as waitpid reports it
+    return str(status >> 8 & 0xFF) if status & 0x7F == 0 else ""
 
 
 def server_for(socket: str | None) -> libtmux.Server:
@@ -217,16 +235,19 @@ class Tmux:
             "-F",
             "#{pane_id}\t#{pane_dead}\t#{pane_in_mode}\t#{pane_pid}\t#{pane_current_command}"
             "\t#{session_id}\t#{window_id}\t#{window_activity}\t#{pane_dead_status}"
-            "\t#{window_index}:#{window_name}",
+            "\t#{pid}\t#{window_index}:#{window_name}",
         )
         if result.returncode != 0:
             return {}
         panes = {}
         for line in result.stdout:
             parts = line.split("\t")
-            if len(parts) < 10:
+            if len(parts) < 11:
                 continue
             pid = int(parts[3]) if parts[3].isdigit() else 0
+            dead_status = parts[8] or (
+                exit_status_of(pid, parts[9]) if parts[1] == "1" and pid else ""
+            )
             panes[parts[0]] = PaneInfo(
                 parts[0],
                 parts[1] == "1",
@@ -235,9 +256,9 @@ class Tmux:
                 parts[4],
                 parts[5],
                 parts[6],
-                "\t".join(parts[9:]),
+                "\t".join(parts[10:]),
                 float(parts[7]) if parts[7].isdigit() else 0.0,
-                parts[8],
+                dead_status,
             )
         return panes
 

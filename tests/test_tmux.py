@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from orchestrator.demo import sim_command
 from orchestrator.errors import TmuxError
-from orchestrator.tmux import Tmux, normalize, server_for
+from orchestrator.tmux import Tmux, exit_status_of, normalize, server_for
 
 from .conftest import wait_until
 
@@ -194,3 +195,24 @@ def test_normalize_table() -> None:
     assert normalize("x\x1b[201~y") == "x[201~y"
     assert normalize("t\tu\x00v\x7fw\x85z") == "t\tuvwz"
     assert normalize("✅ émoji") == "✅ émoji"
+
+
+def _zombie(argv: list[str]) -> subprocess.Popen[bytes]:
+    """A child of ours that has exited and is not reaped yet."""
+    child = subprocess.Popen(argv)
+    wait_until(lambda: Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] == "Z", 10)
+    return child
+
+
+def test_the_exit_status_of_a_zombie_tmux_has_not_collected() -> None:
+    ours = str(os.getpid())
+    exited = _zombie(["sh", "-c", "exit 41"])
+    killed = _zombie(["sh", "-c", "kill -9 $$"])
+    try:
+        assert exit_status_of(exited.pid, ours) == "41"
+        assert exit_status_of(exited.pid, "1") == ""  # not a child of that server: not asked
+        assert exit_status_of(killed.pid, ours) == ""  # a signal is no exit status
+    finally:
+        assert (exited.wait(), killed.wait()) == (41, -9)
+    assert exit_status_of(exited.pid, ours) == ""  # reaped: nothing left to read
+    assert exit_status_of(os.getpid(), ours) == ""  # living
