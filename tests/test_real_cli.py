@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import TmuxError
+from orchestrator.tmux import Tmux, server_for
+
 from .conftest import REPO, Workspace, wait_until
 
 CLAUDE = ("@anthropic-ai/claude-code", "2.1.330", "claude")
@@ -126,6 +129,18 @@ def offline(workspace: Workspace, cli: tuple[str, Path]) -> Iterator[Path]:
     finally:
         server.kill()
         server.wait()
+        screens(ws)
+
+
+def screens(ws: Workspace) -> None:
+    """What each pane shows at the end, printed: pytest shows it when the test failed."""
+    tmux = Tmux(server_for(ws.socket))
+    for pane in tmux.panes().values():
+        print(f"--- {pane.label} ({pane.command}, dead: {pane.dead}) ---")
+        try:
+            print(tmux.capture(pane.id, history=0))
+        except TmuxError as error:
+            print(error)
 
 
 def claude_home(ws: Workspace) -> Path:
