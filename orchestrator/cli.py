@@ -489,6 +489,12 @@ def sim_agent(
     swallow: Annotated[
         int, typer.Option(help="Ignore this many Enters after each paste (a paste-burst guard).")
     ] = 0,
+    slow_paste: Annotated[
+        float,
+        typer.Option(
+            help="Seconds before a paste shows; an Enter sooner submits a placeholder instead."
+        ),
+    ] = 0.0,
     limit: Annotated[
         list[str], typer.Option(help="Show a usage-limit notice when starting this task id.")
     ] = [],  # noqa: B006
@@ -514,6 +520,7 @@ def sim_agent(
         omit=set(omit),
         ask=set(ask),
         swallow=swallow,
+        slow_paste=slow_paste,
         limit=set(limit),
         limit_notice=limit_notice,
         log=log.resolve() if log else None,

@@ -22,7 +22,7 @@ from .attention import Attention, Unconfirmed
 from .board import BoardReader
 from .config import Task, agents_for, load_settings
 from .dashboard import View
-from .delivery import Courier, Faults
+from .delivery import LANDING_LIMIT, Courier, Faults
 from .errors import ConfigError, TmuxError
 from .lock import Lock
 from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
@@ -345,14 +345,21 @@ class Daemon:
         """Deliver a recorded send; a pane that cannot take it puts the task back in the queue."""
         task = self.state.tasks[task_id]
         text = self._text(task, n, kind, agent)
+        profile = self.agents.profile(agent)
         try:
-            self.courier.send(
-                task_id, n, kind, self.agents.panes[agent], text, self.agents.profile(agent).gap
-            )
+            shown = self.courier.send(task_id, n, kind, self.agents.panes[agent], text, profile)
         except TmuxError as exc:
             self._requeue(task_id, agent, f"delivery failed: {exc}")
             return
-        if self.agents.profile(agent).reads_screen:
+        if not shown:
+            self._journal(
+                "paste-unseen",
+                f"{task_id} #{n}: the paste did not show on {agent}'s screen within "
+                f"{LANDING_LIMIT:.0f}s; Enter went anyway",
+                task=task_id,
+                agent=agent,
+            )
+        if profile.reads_screen:
             self.attention.expect(
                 agent, Unconfirmed(task_id, n, kind, marker(task_id, n, kind), self.clock())
             )
@@ -421,9 +428,7 @@ class Daemon:
     def _recover(self, attempt: Attempt, task: st.TaskState, pane: str) -> None:
         text = self._text(task, attempt.n, attempt.kind, attempt.agent)
         try:
-            outcome = self.courier.recover(
-                attempt, pane, text, self.agents.profile(attempt.agent).gap
-            )
+            outcome = self.courier.recover(attempt, pane, text, self.agents.profile(attempt.agent))
         except TmuxError as exc:
             self._requeue(attempt.task, attempt.agent, f"recovery failed: {exc}")
             return

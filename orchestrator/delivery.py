@@ -5,6 +5,10 @@ transaction as the decision to send), and its stage is committed after each step
 `pasted` once the text is in the input box, `sent` once Enter went out. After a crash, even
 `kill -9`, `recover` decides from the stage and the marker on the screen what reached the
 agent, so that a text is never lost and never sent twice.
+
+Where the agent's screen is read, Enter waits until the paste shows: a TUI that has not drawn
+the paste yet may not have taken it in (qwen-code then submitted its "[Pasted Content N
+chars]" placeholder instead of the text).
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .prompt import label, last_line, marker
+from .screen import Profile
 from .store import PASTED, SENDING, SENT, Attempt, Store
 from .tmux import Tmux
 
 FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")
+LANDING_LIMIT = 3.0  # seconds a paste may take to show before Enter goes anyway
+LANDING_POLL = 0.05
 
 
 class Faults:
@@ -68,27 +75,45 @@ class Courier:
         self.sleep = sleep
         self.faults = faults
 
-    def send(self, task: str, n: int, kind: str, pane: str, text: str, gap: float) -> None:
-        """Paste, wait `gap` (the agent profile's), press Enter; commit the stage after each step.
+    def send(self, task: str, n: int, kind: str, pane: str, text: str, profile: Profile) -> bool:
+        """Paste; wait until the paste shows (where the profile reads the screen), then the
+        profile's gap; press Enter. The stage is committed after each step. False when the
+        paste did not show within LANDING_LIMIT seconds (Enter went anyway).
 
         Raises TmuxError if the pane cannot take it; the stage then says how far it got.
         """
         self.faults.reached("recorded")
+        before = self.tmux.capture(pane, history=0) if profile.reads_screen else None
         self.tmux.paste(pane, text)
         self.faults.reached("pasted-uncommitted")
         with self.store.transaction():
             self.store.set_stage(task, n, PASTED, self.clock(), kind)
         self.faults.reached("pasted")
-        self.sleep(gap)
+        shown = before is None or self._shown(pane, before)
+        self.sleep(profile.gap)
         self.tmux.press_enter(pane)
         self.faults.reached("entered")
         self.settle(task, n, kind)
+        return shown
+
+    def _shown(self, pane: str, before: str) -> bool:
+        """Has the screen changed since `before` and then held still for one poll (the
+        program drew the paste and is done drawing)? Waits up to LANDING_LIMIT seconds."""
+        deadline = self.clock() + LANDING_LIMIT
+        last = before
+        while self.clock() < deadline:
+            self.sleep(LANDING_POLL)
+            screen = self.tmux.capture(pane, history=0)
+            if screen != before and screen == last:
+                return True
+            last = screen
+        return False
 
     def settle(self, task: str, n: int, kind: str) -> None:
         with self.store.transaction():
             self.store.set_stage(task, n, SENT, self.clock(), kind)
 
-    def recover(self, attempt: Attempt, pane: str, text: str, gap: float) -> Sent:
+    def recover(self, attempt: Attempt, pane: str, text: str, profile: Profile) -> Sent:
         """Resolve a send that a crash interrupted, from its stage and the screen."""
         name = label(attempt.task, attempt.n, attempt.kind)
         mark = marker(attempt.task, attempt.n, attempt.kind)
@@ -106,7 +131,7 @@ class Courier:
             self.settle(attempt.task, attempt.n, attempt.kind)
             return Sent("recovered", f"{name}: {outcome}")
         if attempt.stage == SENDING:
-            self.send(attempt.task, attempt.n, attempt.kind, pane, text, gap)
+            self.send(attempt.task, attempt.n, attempt.kind, pane, text, profile)
             return Sent("recovered", f"{name}: never reached {attempt.agent}: sent it now")
         self.settle(attempt.task, attempt.n, attempt.kind)
         return Sent(

@@ -50,6 +50,8 @@ class SimOptions:
     omit: set[str] = field(default_factory=set)  # fields left out of first reports
     ask: set[str] = field(default_factory=set)  # a permission dialog before working on these
     swallow: int = 0  # Enters ignored right after each paste (as Codex's paste-burst does)
+    slow_paste: float = 0.0  # seconds before a paste is taken in and shown (a busy TUI); an
+    # Enter before that submits a placeholder instead of the text, as qwen-code did
     limit: set[str] = field(default_factory=set)  # a usage-limit notice while working on these
     limit_notice: str = LIMIT_NOTICE
     log: Path | None = None
@@ -125,6 +127,8 @@ class SimAgent:
         self.failures: dict[str, int] = {}
         self.asking = False  # a permission dialog is up: Enter, y or 1 approves
         self.to_swallow = 0
+        self.landing = ""  # a paste not taken in yet (slow_paste)
+        self.lands_at: float | None = None
 
     # ------------------------------------------------------------------ screen
 
@@ -219,9 +223,22 @@ class SimAgent:
         self.redraw()
 
     def _paste_text(self, data: bytes, partial: bool = False) -> None:
-        self.input += data.decode("utf-8", errors="replace").replace("\r", "\n")
+        text = data.decode("utf-8", errors="replace").replace("\r", "\n")
+        if self.o.slow_paste <= 0:
+            self.input += text
+            return
+        self.landing += text
+        self.lands_at = time.monotonic() + self.o.slow_paste
+
+    def land(self) -> None:
+        """The slow paste is taken in at last: it shows in the input line."""
+        self.input, self.landing, self.lands_at = self.input + self.landing, "", None
+        self.redraw()
 
     def submit(self) -> None:
+        if self.lands_at is not None:  # too soon: what is submitted is a placeholder
+            self.input += f"[Pasted Content {len(self.landing)} chars]"
+            self.landing, self.lands_at = "", None
         text, self.input = self.input, ""
         if not text.strip():
             return
@@ -297,15 +314,16 @@ class SimAgent:
             self.out(f"board: {self.o.board}\n")
             self.redraw()
             while True:
-                timeout = None
-                if self.busy_until is not None:
-                    timeout = max(0.0, self.busy_until - time.monotonic())
+                due = [t for t in (self.busy_until, self.lands_at) if t is not None]
+                timeout = max(0.0, min(due) - time.monotonic()) if due else None
                 readable, _, _ = select.select([fd], [], [], timeout)
                 if readable:
                     data = os.read(fd, 65536)
                     if not data:
                         return 0
                     self.feed(data)
+                if self.lands_at is not None and time.monotonic() >= self.lands_at:
+                    self.land()
                 if self.busy_until is not None and time.monotonic() >= self.busy_until:
                     self.finish()
         finally:

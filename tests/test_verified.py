@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections import Counter
@@ -324,3 +325,31 @@ def test_a_prompt_that_is_taken_at_once_needs_no_second_enter(workspace: Workspa
     assert result.returncode == 0
     assert "pressed Enter once more" not in result.stdout
     assert "unconfirmed" not in result.stdout
+
+
+def test_enter_waits_until_a_slow_paste_shows(workspace: Workspace) -> None:
+    """A TUI that takes a second to take a paste in (qwen-code on a loaded machine): an Enter
+    before it shows would submit a placeholder instead of the prompt."""
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--slow-paste", "1.0"]})
+    ws.write_queue("q.yaml", simple_tasks("G", ["a"], 2))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert ws.statuses() == {"G-000": "done", "G-001": "done"}
+    assert [r["marker"] for r in ws.received()] == [
+        "[orchestrate G-000 #1]",
+        "[orchestrate G-001 #1]",
+    ]
+    assert "paste-unseen" not in ws.cli("logs").stdout
+
+
+def test_a_paste_that_never_shows_is_journaled(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], extra={"a": ["--slow-paste", "30"]})
+    ws.write_queue("q.yaml", simple_tasks("H", ["a"], 1))
+    with ws.running():
+        wait_until(lambda: "paste-unseen" in ws.cli("logs").stdout, 30, "the journal line")
+        wait_until(ws.received, 10, "what the agent got")
+    assert "H-000 #1: the paste did not show on a's screen within 3s" in ws.cli("logs").stdout
+    (got,) = ws.received()  # the placeholder a too-early Enter submits, as qwen-code did
+    assert re.fullmatch(r"\[Pasted Content \d+ chars\]", got["text"]) and got["marker"] is None
