@@ -107,8 +107,14 @@ def test_watch_follows_a_daemon_in_a_real_pane(workspace: Workspace, terminal: s
         tmux(terminal, "-f", "/dev/null", "new-session", "-d", "-s", "term", "-x", "80", "-y",
              "30", f"env -u TMUX {command}")  # fmt: skip
         screen = lambda: tmux(terminal, "capture-pane", "-p", "-t", "term")  # noqa: E731
-        wait_until(lambda: "4/4 done" in screen(), 60, "the watched dashboard to show the end")
-    text = screen()
+
+        def ended() -> str:
+            """The screen once it shows the totals and the last event (from the journal),
+            which may land in different redraws."""
+            text = screen()
+            return text if "4/4 done" in text and "every task is settled" in text else ""
+
+        text = wait_until(ended, 60, "the watched dashboard to show the end")
     lines = text.splitlines()
     assert lines[0].startswith("orchestrate · orch-test · up ")
     assert all(f"W-00{i}" in text for i in range(4))
