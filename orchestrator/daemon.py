@@ -160,6 +160,8 @@ class Daemon:
         self._read_board(final=True, dispatch=False)
         self._poll_agents(dispatch=False)
         self._recover_attempts()
+        for task_id, message in self.validator.end_leftovers():
+            self._journal("validate", message, task=task_id)
         for task in self.state.tasks.values():
             if task.status == st.VALIDATING:  # the daemon stopped while it was checking
                 self._journal("validate", f"{task.id} #{task.attempts}: validating again")

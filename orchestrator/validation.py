@@ -5,6 +5,11 @@ the shell as written there. Each runs in its own process group so that a timeout
 everything it started. Output goes to `.orchestrate/logs/TASK-ATTEMPT.log`; the last lines
 of a failing command are returned for the retry prompt. Runs happen on worker threads that
 only post a `ValidationDone` event: the daemon's loop is never blocked.
+
+While a command runs, `TASK-ATTEMPT.pgid` beside its log names its process group and the
+leader's start time. A daemon killed with SIGKILL leaves that file behind: the next daemon
+ends the group (`end_leftovers`) before it runs the validation again, so two runs never
+share a workdir and a log.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .state import ValidationDone
 
 TAIL_LINES = 40
 KILL_GRACE = 3.0
+GROUP_SUFFIX = ".pgid"
 
 
 def _tail(path: Path, start: int, lines: int = TAIL_LINES) -> str:
@@ -48,6 +54,28 @@ class Validator:
 
     def log_path(self, task_id: str, attempt: int) -> Path:
         return self.logs / f"{task_id}-{attempt}.log"
+
+    def end_leftovers(self) -> list[tuple[str, str]]:
+        """End the validations a dead daemon left running (their process groups): (task,
+        message) for the journal of each one ended. Call before any validation starts."""
+        ended = []
+        for record in sorted(self.logs.glob(f"*{GROUP_SUFFIX}")) if self.logs.is_dir() else ():
+            try:
+                pid_text, _, started = record.read_text(encoding="ascii").partition(" ")
+                pgid = int(pid_text)
+            except (OSError, ValueError):
+                record.unlink(missing_ok=True)
+                continue
+            task, _, n = record.name.removesuffix(GROUP_SUFFIX).rpartition("-")
+            if _group_alive(pgid) and _leader_matches(pgid, started.strip()):
+                _end_group(pgid)
+                message = (
+                    f"{task} #{n}: its validation was still running, left by the previous "
+                    f"daemon (process group {pgid}): ended it before validating again"
+                )
+                ended.append((task, message))
+            record.unlink(missing_ok=True)
+        return ended
 
     def start(self, task_id: str, attempt: int, commands: Sequence[str], timeout: float) -> None:
         thread = threading.Thread(
@@ -101,6 +129,7 @@ class Validator:
                         failure = f"could not start: {exc}"
                     else:
                         self._procs[key] = proc
+                        _record_group(self.logs / f"{task_id}-{attempt}{GROUP_SUFFIX}", proc.pid)
                 if proc is None:
                     out.write(f"[orchestrate] {failure}\n".encode())
                     self._done(task_id, attempt, log, command, None, failure, failure)
@@ -113,6 +142,7 @@ class Validator:
                 finally:
                     with self._lock:
                         self._procs.pop(key, None)
+                    (self.logs / f"{task_id}-{attempt}{GROUP_SUFFIX}").unlink(missing_ok=True)
                 if self._stopping.is_set():
                     return  # the daemon stops: this validation runs again at the next start
                 spent = time.monotonic() - began
@@ -174,3 +204,65 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
         except ProcessLookupError:
             return
         proc.wait()
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, /proc/PID/stat field 22), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _record_group(path: Path, pid: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(f"{pid} {_start_time(pid) or '?'}\n")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # not ours: never touched
+    return True
+
+
+def _leader_matches(pgid: int, started: str) -> bool:
+    """Is the group the one recorded? While a group has members its id is not given to a new
+    process, so a group whose leader has exited is still the recorded one; a living leader
+    must have the recorded start time (else its pid was reused)."""
+    now = _start_time(pgid)
+    return now is None or now == started
+
+
+def _end_group(pgid: int) -> None:
+    """SIGTERM the group, SIGKILL it after the grace period, and wait until it is gone."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, KILL_GRACE)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not _group_alive(pgid) or _only_zombies(pgid):
+                return
+            time.sleep(0.02)
+
+
+def _only_zombies(pgid: int) -> bool:
+    """Members that have exited but not been reaped (their parent, the daemon, is dead and
+    nobody reaps orphans here) count as gone: they run nothing."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(errors="replace").rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return False
+    return True

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import queue
+import signal
 import time
 from pathlib import Path
 
 from orchestrator.state import ValidationDone
 from orchestrator.validation import Validator
+
+from .conftest import Workspace, simple_tasks, wait_until
 
 
 def run(tmp_path: Path, commands: list[str], timeout: float = 30) -> ValidationDone:
@@ -83,3 +86,53 @@ def test_stop_kills_a_running_validation(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10
     assert validator.running() == 0
     assert events.empty()  # a stopped validation reports nothing: it runs again at the next start
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan of a killed daemon may wait to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def test_a_validation_left_by_a_killed_daemon_is_ended_before_its_rerun(
+    workspace: Workspace,
+) -> None:
+    """kill -9 of the daemon while a validation runs: its process group lives on. The next
+    daemon ends it before validating again, so two runs never share the workdir and log."""
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.2)
+    ran = ws.root / "ran.txt"
+    # The first run starts a background child and sleeps; the re-run passes at once.
+    check = 'echo $$ >> ran.txt; [ "$(wc -l < ran.txt)" -ge 2 ] || { sleep 60 & sleep 60; }'
+    ws.write_queue("q.yaml", simple_tasks("L", ["a"], 1, validate=[check]))
+    daemon = ws.start()
+    try:
+        wait_until(lambda: ran.exists() and ran.read_text().strip(), 60, "the first validation")
+    finally:
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=20)
+    first = int(ran.read_text().split()[0])
+    children = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _group_of(int(p.name)) == first
+    ]
+    assert _running(first) and len(children) >= 2  # the shell and its sleeps outlived it
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert not any(_running(pid) for pid in children)
+    assert len(ran.read_text().split()) == 2  # the re-run ran once, and alone
+    journal = ws.cli("logs").stdout
+    assert "its validation was still running, left by the previous daemon" in journal
+    assert ws.statuses() == {"L-000": "done"}
+    assert not list((ws.root / ".orchestrate" / "logs").glob("*.pgid"))
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[2])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
