@@ -33,7 +33,9 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python -m bench --out docs/BENCHMARKS.md
 
-# The long fault runs: 200 kill -9s of the daemon at random points (about 10 minutes).
+# The long fault runs: 200 kill -9s of the daemon at random points for each kind of agent
+# (one that echoes the paste, one that shows a placeholder, one that shows nothing; about 25
+# minutes in all).
 soak: $(STAMP)
 	ORCHESTRATE_CRASHES=200 $(BIN)/pytest -q --timeout=3000 tests/test_restart.py -k random_kill
 

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ import typer
 
 from . import config, launch, queueset
 from .errors import OrchestrateError
-from .lock import holder
+from .lock import UNKNOWN, holder
 from .snapshot import json_text, read_snapshot, status_json
 
 app = typer.Typer(
@@ -159,14 +160,9 @@ def start(
     """Create the session and missing agent windows, then run the daemon (here, or --detach)."""
     root = _root(ctx)
     config.load_settings(root)  # fail early, with FILE:LINE, on a broken orchestrate.yaml
-    lock = root / ".orchestrate" / "daemon.lock"
-    running = holder(lock)
+    running = holder(root / ".orchestrate" / "daemon.lock")
     if running is not None:
-        typer.echo(
-            f"a daemon already runs for {root} (pid {running} holds {lock}); "
-            "`orchestrate stop` stops it",
-            err=True,
-        )
+        typer.echo(launch.already_runs(root, running), err=True)
         raise typer.Exit(1)
     if detach:
         ok, lines = launch.detach(root, exit_when_done, window)
@@ -183,11 +179,9 @@ def stop(ctx: typer.Context) -> None:
     """Stop the running daemon (agents keep running). Exit 1 if none runs."""
     root = _root(ctx)
     lock = root / ".orchestrate" / "daemon.lock"
-    pid = holder(lock)
-    if pid is None or pid <= 0:
-        typer.echo(f"no daemon runs for {root}", err=True)
-        raise typer.Exit(1)
-    os.kill(pid, signal.SIGTERM)
+    pid = _daemon_pid(root, lock)
+    with suppress(ProcessLookupError):  # it ended meanwhile: the wait sees the lock free
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if holder(lock) is None:
@@ -196,6 +190,25 @@ def stop(ctx: typer.Context) -> None:
         time.sleep(0.05)
     typer.echo(f"the daemon (pid {pid}) did not stop within 30 s", err=True)
     raise typer.Exit(1)
+
+
+def _daemon_pid(root: Path, lock: Path) -> int:
+    """The running daemon's pid; exit 1 if none runs. A daemon whose pid file went with its
+    folder writes it again at its next tick: waited for, a few seconds."""
+    deadline = time.monotonic() + 5
+    while (pid := holder(lock)) == UNKNOWN and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid is None:
+        typer.echo(f"no daemon runs for {root}", err=True)
+        raise typer.Exit(1)
+    if pid == UNKNOWN:
+        typer.echo(
+            f"a daemon runs for {root}, but its pid file {lock} is gone and it has not written "
+            f"it again: find it with `ps -ef | grep 'orchestrator -C {root}'` and `kill` it",
+            err=True,
+        )
+        raise typer.Exit(1)
+    return pid
 
 
 # --------------------------------------------------------------------------- status / logs
@@ -214,6 +227,12 @@ def status(
     from .dashboard import print_status
 
     print_status(snap)
+    if snap.running and not (_root(ctx) / ".orchestrate" / "state.db").exists():
+        typer.echo(
+            "daemon: running, but its state folder .orchestrate/ is missing: the daemon "
+            "restores it within a second (until then, the tasks above are the queue files')"
+        )
+        return
     typer.echo(f"daemon: {'running' if snap.running else 'not running'}")
 
 
@@ -275,10 +294,12 @@ def logs(
     last: Annotated[int, typer.Option("-n", "--last", help="How many past events.")] = 200,
 ) -> None:
     """The event journal."""
+    from .config import refuse_link
     from .store import Store
+    from .text import printable, printable_data
 
     root = _root(ctx)
-    db = root / ".orchestrate" / "state.db"
+    db = refuse_link(root / ".orchestrate") / "state.db"
     if not db.exists():
         typer.echo(f"no journal yet in {root}: start the daemon once", err=True)
         raise typer.Exit(1)
@@ -299,10 +320,11 @@ def logs(
                         "message": e.message,
                         "data": e.data,
                     }
-                    typer.echo(json.dumps(record, ensure_ascii=False))
+                    # rows an older orchestrate wrote hold board text as it came: cleaned here
+                    typer.echo(json.dumps(printable_data(record), ensure_ascii=False))
                 else:
                     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.ts))
-                    typer.echo(f"{stamp} {e.kind:<14} {e.message}")
+                    typer.echo(f"{stamp} {e.kind:<14} {printable(e.message)}")
             if not follow:
                 return
             time.sleep(0.3)
@@ -502,12 +524,21 @@ def sim_agent(
         str, typer.Option(help="The usage-limit notice's words.")
     ] = "usage limit reached · resets in 5s",
     log: Annotated[Path | None, typer.Option(help="Append what it receives (JSON lines).")] = None,
+    echo: Annotated[
+        str,
+        typer.Option(
+            help="What the input line shows of a paste: full (its first line), placeholder "
+            "('[Pasted text #N +M lines]', as Claude Code) or none."
+        ),
+    ] = "full",
 ) -> None:
     """A simulated coding agent for tmux (used by `demo` and the tests)."""
-    from .sim_agent import SimAgent, SimOptions
+    from .sim_agent import ECHOES, SimAgent, SimOptions
 
     if write not in ("append", "split", "rename"):
         raise typer.BadParameter("use append, split or rename", param_hint="--write")
+    if echo not in ECHOES:
+        raise typer.BadParameter("use " + ", ".join(ECHOES), param_hint="--echo")
     options = SimOptions(
         name=name,
         board=board.resolve(),
@@ -524,6 +555,7 @@ def sim_agent(
         limit=set(limit),
         limit_notice=limit_notice,
         log=log.resolve() if log else None,
+        echo=echo,
     )
     raise typer.Exit(SimAgent(options).run())
 

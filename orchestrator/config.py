@@ -6,6 +6,7 @@ Every problem becomes a :class:`Problem` (`FILE:LINE: message`) here, at the edg
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import yamlsrc
-from .errors import ConfigError, Problem, WorkspaceNotFound
+from .board import file_problem
+from .errors import ConfigError, Problem, StateError, WorkspaceNotFound
 
 CONFIG_NAME = "orchestrate.yaml"
 TASK_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -74,6 +76,12 @@ class SubmitModel(_Model):
     settle: float | None = Field(
         default=None, ge=0, description="seconds the agent must look ready before a first prompt"
     )
+    quiet: float | None = Field(
+        default=None,
+        ge=0,
+        description="seconds its screen (generic: its output) must have been still for its turn "
+        "to count as ended when no turn_end line shows",
+    )
 
 
 class ScreenModel(_Model):
@@ -85,6 +93,7 @@ class ScreenModel(_Model):
     starting: list[str] | None = None
     rate_limited: list[str] | None = None
     pending: list[str] | None = None
+    turn_end: list[str] | None = None  # the end of its latest turn, e.g. Codex's "Worked for"
 
     @field_validator("*")
     @classmethod
@@ -265,7 +274,8 @@ class Settings:
 
     @property
     def state_dir(self) -> Path:
-        return self.root / ".orchestrate"
+        """`.orchestrate/`; a symbolic link there is refused (see refuse_link)."""
+        return refuse_link(self.root / ".orchestrate")
 
     def agent(self, name: str) -> Agent | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -436,6 +446,18 @@ def load_settings(root: Path) -> Settings:
     )
 
 
+def board_problems(settings: Settings) -> list[Problem]:
+    """The board, where it exists, must be a regular file: a FIFO would hang its reader."""
+    why = file_problem(settings.board)
+    if why is None:
+        return []
+    if settings.config_file is None:
+        return [Problem(settings.board, 1, why)]
+    located = yamlsrc.load(_read(settings.config_file), settings.config_file)
+    line = located.line_of(("board",))
+    return [Problem(settings.config_file, line, f"board: {why}, or name another in 'board:'")]
+
+
 def _window_problems(cfg: ConfigModel, located: yamlsrc.Located, file: Path) -> list[Problem]:
     """Each agent in a window of its own, and none in the daemon's."""
     problems: list[Problem] = []
@@ -527,3 +549,22 @@ def schemas() -> dict[str, dict[str, Any]]:
     workspace = ConfigModel.model_json_schema(by_alias=True)
     workspace["title"] = "orchestrate.yaml"
     return {"queue": queue, "orchestrate": workspace}
+
+
+def refuse_link(path: Path) -> Path:
+    """`path`, unless it is a symbolic link (to a folder, a file or nothing): one planted
+    there would have the state's files written, and chmod-ed, wherever it points."""
+    if path.is_symlink():
+        raise StateError(is_a_link(path))
+    return path
+
+
+def is_a_link(path: Path) -> str:
+    try:
+        target = f" (to {os.readlink(path)})"
+    except OSError:
+        target = ""
+    return (
+        f"{path} is a symbolic link{target}: remove it (`rm {path}`); "
+        "orchestrate keeps its state in a real folder, and follows no link there"
+    )

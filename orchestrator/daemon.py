@@ -12,25 +12,28 @@ import logging
 import os
 import queue
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import scheduler as sch
 from . import state as st
 from .attention import Attention, Unconfirmed
-from .board import BoardReader
+from .board import BoardNotAFile, BoardReader, ReadResult, candidates
 from .config import Task, agents_for, load_settings
 from .dashboard import View
 from .delivery import LANDING_LIMIT, Courier, Faults
-from .errors import ConfigError, TmuxError
+from .errors import ConfigError, StateError, TmuxError
 from .lock import Lock
 from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
 from .panes import AgentPanes
 from .prompt import label, marker, render, render_followup
 from .queueset import merge_queues, read_all
 from .snapshot import snapshot, status_markdown, write_atomically
+from .statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
+from .text import printable, printable_data
 from .tmux import Tmux
 from .validation import Validator
 from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
@@ -79,6 +82,8 @@ class Daemon:
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
         self.all_done = False  # every task settled, as last journaled
+        self.deferred: list[object] = []  # events the state database could not take yet
+        self.state_failure = ""  # what is wrong with the state database, as last told
         self.started: float | None = None
 
     # ------------------------------------------------------------------ life cycle
@@ -90,9 +95,11 @@ class Daemon:
     def run(self) -> int:
         """Run until stopped (exit 0), or with exit_when_done until nothing can progress."""
         self.settings = load_settings(self.root)
-        lock = Lock(self.settings.state_dir / "daemon.lock")
-        lock.acquire()
+        self.watcher: Watcher | None = None
+        self.lock = Lock(self.settings.state_dir / "daemon.lock")
+        self.lock.acquire()
         self.store = Store(self.settings.state_dir / "state.db")
+        self.guard = StateGuard(self.store)
         self.courier = Courier(self.tmux, self.store, self.clock, self.sleep, self.faults)
         self.agents = AgentPanes(
             self.tmux,
@@ -105,33 +112,77 @@ class Daemon:
         self.validator = Validator(
             self.settings.workdir, self.settings.state_dir / "logs", self.events.put
         )
-        watcher: Watcher | None = None
         try:
             self._journal("daemon-start", f"daemon started in {self.root}")
             self.started = self.clock()
-            with self.store.transaction():
+            with self._atomic():
                 self.store.set_meta("started", repr(self.started))
             self._startup()
-            watcher = Watcher(
+            self.watcher = Watcher(
                 self.settings.board,
                 self.settings.queues,
                 self.settings.state_dir / CONTROL_FILE,
                 self.events.put,
             )
-            watcher.start()
+            self.watcher.start()
             # A write between the startup read and the watch is caught here.
             self.events.put(BoardChanged())
             return self._loop()
         finally:
-            if watcher is not None:
-                watcher.stop()
+            if self.watcher is not None:
+                self.watcher.stop()
+                self.watcher = None
             self.validator.stop()
             self._journal("daemon-stop", "daemon stopped")
             if self.notifier is not None:
                 self.notifier.stop()
             self._publish(running=False)
-            self.store.close()
-            lock.release()
+            try:
+                self._check_state()  # a folder deleted in the last second: kept all the same
+            finally:
+                self.store.close()
+                self.lock.release()
+
+    def _check_state(self) -> None:
+        """At each tick, before agents are looked at: is `.orchestrate/` still the one this
+        daemon opened? A vanished one is restored from the open database (nothing recorded is
+        lost, the run goes on); a replaced one stops the daemon, its own state kept, saying
+        what to do (statedir.StateGuard). The pid file is written again if it went."""
+        found = self.guard.check()
+        if found.kind == REPLACED and found.kept is not None:
+            if not self.troubles.get("state-folder"):
+                self._journal("state-replaced", found.message)
+            try:
+                self.guard.keep(found.kept, found.message)
+            except StateError as exc:  # no room, no right: go on with it, and try again
+                self.guard.replaced = False
+                self._trouble("state-folder", f"{exc}; the daemon goes on and tries again")
+                return
+            raise StateReplaced(found.message)
+        if found.kind == TROUBLE:
+            self._trouble("state-folder", found.message)
+            return
+        if found.kind == RESTORED:
+            self._trouble("state-folder", "")
+            self._journal("state-restored", found.message)
+            if self.watcher is not None:  # its watch on the old folder went with it
+                self.watcher.stop()
+                self.watcher = Watcher(
+                    self.settings.board,
+                    self.settings.queues,
+                    self.settings.state_dir / CONTROL_FILE,
+                    self.events.put,
+                )
+                self.watcher.start()
+                self.events.put(BoardChanged())
+                self.events.put(QueuesChanged(str(self.settings.queues)))
+        if not self.guard.replaced:
+            try:
+                self.lock.mark()
+            except OSError as exc:
+                self._trouble("state-folder", f"cannot write {self.lock.path}: {exc}")
+                return
+            self._trouble("state-folder", "")
 
     def _startup(self) -> None:
         stored = self.store.tasks()
@@ -156,7 +207,14 @@ class Daemon:
         )
         self.agents.prepare(agents)
         self._handle(st.QueueLoaded(tuple(queues)), dispatch=False)
-        self.reader = BoardReader(self.settings.board, self.store.reader_state(), self.store.seen())
+        self.reader = BoardReader(
+            self.settings.board,
+            self.store.reader_state(),
+            self.store.seen(),
+            self.store.seen_refs(),
+        )
+        # A block at the end closes (the file ends with a whole line); a partial last
+        # line waits for the loop's settle timer.
         self._read_board(final=True, dispatch=False)
         self._poll_agents(dispatch=False)
         self._recover_attempts()
@@ -179,30 +237,36 @@ class Daemon:
             if any(isinstance(i, Stop) for i in items):
                 return 0
             now = self.clock()
-            if any(isinstance(i, QueuesChanged) for i in items):
-                self._reload_queues()
-            for item in items:
-                if isinstance(item, st.ValidationDone):
-                    self._handle(item)
-                elif isinstance(item, NotifyProblem):
-                    self._journal("notify-error", item.message)
             tick = now >= next_tick
             if tick:
                 next_tick = now + self.timing.tick
-                self._poll_agents()
-            if tick or any(isinstance(i, ControlChanged) for i in items):
-                self._commands()
-            if any(isinstance(i, BoardChanged) for i in items) or tick:
-                if self._read_board(final=False):
-                    settle_at = settle_at or now + self.timing.settle
-                else:
-                    settle_at = None
-            if settle_at is not None and now >= settle_at:
-                self._read_board(final=True)
-                settle_at = None
-            self._handle(st.Tick())
-            self._note_all_done()
-            self._publish()
+                # What the state database could not take at the last try comes again.
+                items, self.deferred = [*self.deferred, *items], []
+            try:
+                self._apply(items)
+                if tick:
+                    self._check_state()
+                    self._poll_agents()
+                if tick or any(isinstance(i, ControlChanged) for i in items):
+                    self._commands()
+                if any(isinstance(i, BoardChanged) for i in items) or tick:
+                    # The settle timer runs from the board's last change.
+                    board = self._read_board(final=False)
+                    if board is None or not board.pending:
+                        settle_at = None
+                    elif board.changed or settle_at is None:
+                        settle_at = now + self.timing.settle
+                if settle_at is not None and now >= settle_at:
+                    board = self._read_board(final=True)  # settles only if nothing changed
+                    pending = board is not None and board.pending
+                    settle_at = now + self.timing.settle if pending else None
+                self._handle(st.Tick())
+                self._note_all_done()
+                self._publish()
+            except StateError as exc:
+                self._state_trouble(exc)
+                continue
+            self._state_trouble(None)
             if (
                 self.exit_when_done
                 and not sch.can_progress(self.state)
@@ -212,6 +276,43 @@ class Daemon:
                 if not done:
                     self._journal("stuck", "no task can make progress: " + self._summary())
                 return 0 if done else 1
+
+    def _apply(self, items: list[object]) -> None:
+        """The events that came in. Those the state database could not take (a full disk)
+        wait in `deferred` for the next tick: no validation result or queue edit is lost."""
+        checked = [i for i in items if isinstance(i, st.ValidationDone)]
+        edits = [i for i in items if isinstance(i, QueuesChanged)]
+        if edits:
+            try:
+                self._reload_queues()
+            except StateError:
+                self.deferred += [edits[0], *checked]
+                raise
+        while checked:
+            try:
+                self._handle(checked[0])
+            except StateError:
+                self.deferred += checked
+                raise
+            checked.pop(0)
+        for item in items:
+            if isinstance(item, NotifyProblem):
+                self._journal("notify-error", item.message)
+
+    def _state_trouble(self, exc: StateError | None) -> None:
+        """A state database that cannot be written is told once (it cannot go into the
+        journal, which lives in it), and once when it works again. Nothing is sent meanwhile:
+        every dispatch is committed before its keys go out."""
+        message = str(exc) if exc else ""
+        if message == self.state_failure:
+            return
+        if message:
+            log.error("%s", message)
+            self.view.event("state-error", message, None, None)
+        else:
+            self.state_failure = ""
+            self._journal("state-ok", "the state database can be written again: going on")
+        self.state_failure = message
 
     def _note_all_done(self) -> None:
         """Journal (and notify) once each time the last task settles."""
@@ -274,52 +375,71 @@ class Daemon:
                 (a for a in answers if isinstance(a, st.Answer)),
                 st.Answer(False, "not understood"),
             )
-            with self.store.transaction():
+            with self._atomic():
                 self.store.answer_command(seq, answer.ok, answer.message)
                 self._journal("command", f"{command} {target}: {answer.message}", task=target)
 
     # ------------------------------------------------------------------ board
 
-    def _read_board(self, final: bool, dispatch: bool = True) -> bool:
-        """Read new blocks and apply them; True if an unterminated block waits at the end."""
+    def _read_board(self, final: bool, dispatch: bool = True) -> ReadResult | None:
+        """Read new blocks and apply them; the read's result (None if the board could not
+        be read). `final`: the settle timer, so that a block at the end closes."""
+        before = self.reader.copy()
         try:
             result = self.reader.read(final=final)
+        except BoardNotAFile as exc:
+            self._trouble("board", str(exc))
+            return None
         except OSError as exc:
             self._trouble("board", f"cannot read {self.settings.board}: {exc}; will retry")
-            return False
+            return None
         self._trouble("board", "")
         if result.rescanned:
             self._journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
         now = self.clock()
         effects: list[st.Action] = []
-        with self.store.transaction():
-            self.store.save_reader(result.state, [b.digest for b in result.blocks])
-            for block in result.blocks:
-                fields = ", ".join(f"{n}={v}" for n, v in block.fields)
-                self._journal(
-                    "report",
-                    f"{block.ref}: {block.status} (board line {block.line})"
-                    + (f": {fields}" if fields else ""),
-                    task=next((c for c in block.candidates if c in self.state.tasks), block.ref),
-                    data={"status": block.status, "fields": dict(block.fields), "line": block.line},
-                )
-                actions = sch.decide(self.state, st.Reported(block), now, dispatch=False)
-                self._perform(actions)
-                effects += actions
+        try:
+            with self._atomic():
+                self._record_read(result, now, effects)
+        except BaseException:
+            self.reader = before  # read again once the store can take it
+            raise
         self._side_effects(effects)
         if result.blocks:
             self.faults.reached("board-read")
         if dispatch and result.blocks:
             # A free agent (one a report freed, or one a finished dependency gives work) is
-            # fed now, not at the next tick. If any of them reads its screen, the screens are
-            # read first; one that does not was seen at the last tick, and its pane is
-            # checked again (alive, no shell) in the same tmux call as the paste.
+            # fed now, not at the next tick. If any of them reads its screen or waits for its
+            # output to stop (`quiet`), the screens are read first; one that does neither was
+            # seen at the last tick, and its pane is checked again (alive, no shell) in the
+            # same tmux call as the paste.
             free = [a.name for a in self.state.agents if a.task is None]
-            if any(self.agents.profile(a).reads_screen for a in free):
+            profiles = [self.agents.profile(a) for a in free]
+            if any(p.reads_screen or p.quiet > 0 for p in profiles):
                 self._poll_agents()
             else:
                 self._handle(st.Tick())
-        return result.pending
+        return result
+
+    def _record_read(self, result: ReadResult, now: float, effects: list[st.Action]) -> None:
+        """A read's position, counted blocks and notes, and the reports' effects (inside the
+        caller's transaction)."""
+        self.store.save_reader(result.state, result.counted, dict(result.refs), result.forgotten)
+        for note in result.notes:
+            task = next((t for t in candidates(note.ref) if t in self.state.tasks), None)
+            self._journal(note.kind, note.message, task=task)
+        for block in result.blocks:
+            fields = ", ".join(f"{n}={v}" for n, v in block.fields)
+            self._journal(
+                "report",
+                f"{block.ref}: {block.status} (board line {block.line})"
+                + (f": {fields}" if fields else ""),
+                task=next((c for c in block.candidates if c in self.state.tasks), block.ref),
+                data={"status": block.status, "fields": dict(block.fields), "line": block.line},
+            )
+            actions = sch.decide(self.state, st.Reported(block), now, dispatch=False)
+            self._perform(actions)
+            effects += actions
 
     # ------------------------------------------------------------------ tmux and agents
 
@@ -374,7 +494,7 @@ class Daemon:
         )
 
     def _dispatch(self, action: st.Dispatch) -> None:
-        with self.store.transaction():
+        with self._atomic():
             self.store.record_attempt(
                 action.task_id, action.attempt, action.agent, SENDING, self.clock()
             )
@@ -388,7 +508,7 @@ class Daemon:
         self._send(action.task_id, action.attempt, PROMPT, action.agent)
 
     def _follow_up(self, action: st.FollowUp) -> None:
-        with self.store.transaction():
+        with self._atomic():
             self.store.record_attempt(
                 action.task_id, action.attempt, action.agent, SENDING, self.clock(), FIELDS
             )
@@ -400,7 +520,7 @@ class Daemon:
         current = self.state.agent(agent)
         if current is not None and current.ready:
             actions.append(st.SetPresence(agent, current.present, False, current.running))
-        with self.store.transaction():
+        with self._atomic():
             self._perform(actions)
         self.agents.unsettle(agent)
 
@@ -429,12 +549,19 @@ class Daemon:
 
     def _recover(self, attempt: Attempt, task: st.TaskState, pane: str) -> None:
         text = self._text(task, attempt.n, attempt.kind, attempt.agent)
+        profile = self.agents.profile(attempt.agent)
         try:
-            outcome = self.courier.recover(attempt, pane, text, self.agents.profile(attempt.agent))
+            outcome = self.courier.recover(attempt, pane, text, profile)
         except TmuxError as exc:
             self._requeue(attempt.task, attempt.agent, f"recovery failed: {exc}")
             return
         self._journal(outcome.kind, outcome.message, task=attempt.task, agent=attempt.agent)
+        if outcome.requeue:
+            self._requeue(attempt.task, attempt.agent, outcome.message)
+        elif outcome.pressed and profile.reads_screen:  # its screen confirms it, as after a send
+            mark = marker(attempt.task, attempt.n, attempt.kind)
+            sent = Unconfirmed(attempt.task, attempt.n, attempt.kind, mark, self.clock())
+            self.attention.expect(attempt.agent, sent)
 
     # ------------------------------------------------------------------ validation
 
@@ -443,10 +570,22 @@ class Daemon:
 
     # ------------------------------------------------------------------ actions
 
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """A store transaction whose failure also undoes its change of the state in memory,
+        so that memory never runs ahead of what is recorded (a full disk, a read-only file)."""
+        before = self.state
+        try:
+            with self.store.transaction():
+                yield
+        except BaseException:
+            self.state = before
+            raise
+
     def _handle(self, event: st.Event, dispatch: bool = True) -> list[st.Action]:
         actions = sch.decide(self.state, event, self.clock(), dispatch=dispatch)
         if actions:
-            with self.store.transaction():
+            with self._atomic():
                 self._perform([a for a in actions if not isinstance(a, st.Dispatch)])
             self._side_effects(actions)
         return actions
@@ -531,6 +670,10 @@ class Daemon:
         agent: str | None = None,
         data: dict[str, object] | None = None,
     ) -> None:
+        # The one way in to the journal, the log and the views: board and pane text in
+        # `message` and `data` loses its control characters here (see text.py).
+        message = printable(message)
+        data = printable_data(data) if data else data
         now = self.clock()
         self.store.journal(kind, message, task, agent, data, ts=now)
         log.info("%s %s", kind, message)
@@ -575,7 +718,7 @@ class Daemon:
         agents = json.dumps([a.__dict__ for a in snap.agents], ensure_ascii=False)
         if agents != self.last_agents:
             self.last_agents = agents
-            with self.store.transaction():
+            with self._atomic():
                 self.store.set_meta("agents", agents)
         text = status_markdown(snap)
         # The timestamp line changes every second; rewrite only when something else changed.

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .snapshot import Snapshot, TaskRow, duration, eta
+from .text import printable
 
 STATUS_STYLES = {
     "queued": "dim",
@@ -48,9 +49,9 @@ def header(snap: Snapshot) -> Text:
     up = f"up {duration(snap.now - started)}" if started else "daemon stopped"
     text = Text()
     text.append("orchestrate", style="bold")
-    text.append(f" · {snap.session} · {up} · {snap.workspace}")
+    text.append(printable(f" · {snap.session} · {up} · {snap.workspace}"))
     if snap.board:
-        text.append(f" · board {snap.board}", style="dim")
+        text.append(printable(f" · board {snap.board}"), style="dim")
     text.no_wrap = True
     text.overflow = "ellipsis"
     return text
@@ -77,8 +78,8 @@ def agents_table(snap: Snapshot) -> Table:
     table.add_column("for", no_wrap=True, justify="right")
     for a in snap.agents:
         spent = duration(snap.now - a.since) if a.task and a.since else ""
-        state = Text(a.state, style=STATE_STYLES.get(a.state, ""))
-        table.add_row(a.name, a.window, state, a.task or "-", spent)
+        state = Text(printable(a.state), style=STATE_STYLES.get(a.state, ""))
+        table.add_row(printable(a.name), printable(a.window), state, a.task or "-", spent)
     return table
 
 
@@ -119,10 +120,10 @@ def status_table(snap: Snapshot, room: int | None = None, width: int = 200) -> T
         # a flagged task shows ⚠ first; the flags follow while there is room
         flagged = f"⚠ {t.status} {'+'.join(t.flags)}" if t.flags else t.status
         status = Text(flagged, style=style)
-        cells: list[Any] = [t.id, t.title, t.agent]
+        cells: list[Any] = [t.id, printable(t.title), printable(t.agent)]
         cells.append(t.priority)
         cells += [status, str(t.attempts)]
-        cells += [t.check] if wide else []
+        cells += [printable(t.check)] if wide else []
         table.add_row(*cells, eta(t, snap.now))
     if more:
         table.caption = more
@@ -162,7 +163,7 @@ class PlainView:
         self, kind: str, message: str, task: str | None, agent: str | None, ts: float | None = None
     ) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(ts))
-        self.stream.write(f"{stamp} {kind:<14} {message}\n")
+        self.stream.write(f"{stamp} {kind:<14} {printable(message)}\n")  # `watch`: old rows are raw
         self.stream.flush()
 
     def update(self, snap: Snapshot) -> None:
@@ -188,7 +189,7 @@ class LiveView:
         self, kind: str, message: str, task: str | None, agent: str | None, ts: float | None = None
     ) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(ts))
-        self.recent = [*self.recent, f"{stamp} {message}"][-EVENTS_SHOWN:]
+        self.recent = [*self.recent, f"{stamp} {printable(message)}"][-EVENTS_SHOWN:]
         self._draw()
 
     def update(self, snap: Snapshot) -> None:
@@ -216,8 +217,8 @@ def plain_tasks(snap: Snapshot, width: int) -> str:
     """Every task on one plain line each: what `status` prints for thousands of tasks, where
     a rich table would take seconds. The title takes what the width leaves."""
     rows = [
-        (t.id, t.agent, t.priority[:4], t.status + (" ⚠" if t.flags else ""), str(t.attempts),
-         eta(t, snap.now), t.title)
+        (t.id, printable(t.agent), t.priority[:4], t.status + (" ⚠" if t.flags else ""),
+         str(t.attempts), eta(t, snap.now), printable(t.title))
         for t in snap.tasks
     ]  # fmt: skip
     head = ("ID", "Agent", "Pri", "Status", "Try", "ETA", "Task")

@@ -2,9 +2,12 @@
 
 Every send is recorded before its keys go out (stage `sending`, by the caller, in the same
 transaction as the decision to send), and its stage is committed after each step:
-`pasted` once the text is in the input box, `sent` once Enter went out. After a crash, even
-`kill -9`, `recover` decides from the stage and the marker on the screen what reached the
-agent, so that a text is never lost and never sent twice.
+`pasted` once the text is in the input box, `sent` once Enter went out. tmux keeps its own
+record, which a crash cannot split from the keys: the command that pastes tags the pane with
+the send, the one that presses Enter removes the tag. After a crash, even `kill -9`,
+`recover` decides from all it can see (the stage, that tag, the agent's screen: its state,
+the marker or a paste placeholder in the input line, the marker higher up) what reached the
+agent, so that a text is never lost and never sent twice, and says how it decided.
 
 Where the agent's screen is read, Enter waits until the paste shows: a TUI that has not drawn
 the paste yet may not have taken it in (qwen-code then submitted its "[Pasted Content N
@@ -14,18 +17,25 @@ chars]" placeholder instead of the text).
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .prompt import label, last_line, marker
-from .screen import Profile
-from .store import PASTED, SENDING, SENT, Attempt, Store
+from .screen import BUSY, WAITING, Profile, Reading, classify
+from .store import PASTED, PROMPT, SENT, Attempt, Store
 from .tmux import Tmux
 
 FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")
 LANDING_LIMIT = 3.0  # seconds a paste may take to show before Enter goes anyway
 LANDING_POLL = 0.05
+# What the real CLIs show in their input line instead of a pasted text (Claude Code
+# "[Pasted text #1 +10 lines]", "[Pasted text +10 lines]", qwen-code "[Pasted Content 1234
+# chars]"): looked for on the input line when the profile names no `pending` patterns.
+PLACEHOLDERS = re.compile(
+    r"\[Pasted text #\d+ \+\d+ lines\]|\[Pasted text \+\d+ lines\]|\[Pasted Content \d+ chars\]"
+)
 
 
 class Faults:
@@ -54,10 +64,31 @@ class Faults:
 
 @dataclass(frozen=True)
 class Sent:
-    """What became of a delivery: `kind` and `message` are for the journal."""
+    """What became of a delivery: `kind` and `message` are for the journal. `pressed`: Enter
+    went out just now (its screen may confirm it); `requeue`: the text never reached the agent
+    and must not go now (it is busy, or a dialog is up): the task goes back to the queue."""
 
     kind: str
     message: str
+    pressed: bool = False
+    requeue: bool = False
+
+
+def in_input_line(reading: Reading, mark: str, text: str, profile: Profile) -> str:
+    """How the screen shows that `text` still waits in the input box ("" if it does not): its
+    marker or its last line on the input line (the last line with text), or a paste
+    placeholder (the profile's `pending` patterns; without any, the real CLIs' wordings on
+    the input line). Never while the agent is busy. Pure."""
+    if reading.state == BUSY:
+        return ""
+    tail = last_line(text).strip()[-40:]
+    if mark in reading.bottom:
+        return "its marker on the input line"
+    if tail and tail in reading.bottom:
+        return "its last line on the input line"
+    if reading.placeholder or (not profile.pending and PLACEHOLDERS.search(reading.bottom)):
+        return "a paste placeholder in the input box"
+    return ""
 
 
 class Courier:
@@ -84,7 +115,7 @@ class Courier:
         """
         self.faults.reached("recorded")
         before = self.tmux.capture(pane, history=0) if profile.reads_screen else None
-        self.tmux.paste(pane, text)
+        self.tmux.paste(pane, text, self._tag(task, n, kind))
         self.faults.reached("pasted-uncommitted")
         with self.store.transaction():
             self.store.set_stage(task, n, PASTED, self.clock(), kind)
@@ -113,27 +144,79 @@ class Courier:
         with self.store.transaction():
             self.store.set_stage(task, n, SENT, self.clock(), kind)
 
+    def _tag(self, task: str, n: int, kind: str, created: float | None = None) -> str:
+        """How tmux names this send on the pane: the attempt and when it was recorded (so that
+        a fresh state, after `rm -rf .orchestrate`, never takes an old tag for its own)."""
+        if created is None:
+            created = next(
+                (a.created for a in self.store.attempts(task) if a.n == n and a.kind == kind), 0.0
+            )
+        return f"{task}/{n}/{kind}/{created!r}"
+
     def recover(self, attempt: Attempt, pane: str, text: str, profile: Profile) -> Sent:
-        """Resolve a send that a crash interrupted, from its stage and the screen."""
-        name = label(attempt.task, attempt.n, attempt.kind)
-        mark = marker(attempt.task, attempt.n, attempt.kind)
-        screen = self.tmux.capture(pane, history=2000)
-        if mark in screen:
-            # An input box sits at the bottom: the marker (or the text's own last line)
-            # there means the text is still waiting for its Enter.
-            tail = last_line(text).strip()[-40:]
-            bottom = last_line(screen)
-            if mark in bottom or (tail and tail in bottom):
-                self.tmux.press_enter(pane)
-                outcome = "was still in the input box: submitted it"
-            else:
-                outcome = "had been submitted"
-            self.settle(attempt.task, attempt.n, attempt.kind)
-            return Sent("recovered", f"{name}: {outcome}")
-        if attempt.stage == SENDING:
-            self.send(attempt.task, attempt.n, attempt.kind, pane, text, profile)
-            return Sent("recovered", f"{name}: never reached {attempt.agent}: sent it now")
+        """Resolve a send that a crash interrupted, from all there is to see: the stage, the
+        pane's tmux record of a paste still waiting for its Enter, and the screen (a dialog,
+        the text or its placeholder in the input line, its marker higher up, busy)."""
+        task, n, kind, agent = attempt.task, attempt.n, attempt.kind, attempt.agent
+        name = label(task, n, kind)
+        mark = marker(task, n, kind)
+        reading = classify(self.tmux.capture(pane, history=0), profile)
+        history = self.tmux.capture(pane, history=2000)
+        tag, same_program = self.tmux.pending_paste(pane)
+        ours = tag == self._tag(task, n, kind, attempt.created)
+        if ours and not same_program:
+            # pasted into a program that has been started again since, and no Enter followed:
+            # the text went with it (what the old program showed may still be in the history)
+            if reading.state in (WAITING, BUSY):
+                return self._back(attempt, f"{agent} is {reading.state}")
+            self.send(task, n, kind, pane, text, profile)
+            message = f"{name}: its paste went to a program of {agent} started again since, "
+            return Sent("recovered", message + "never submitted: sent it now", pressed=True)
+        shows = in_input_line(reading, mark, text, profile)
+        # The tag goes with the paste in one tmux command and leaves with the Enter in one:
+        # without it, `sending` means the paste never happened, `pasted` that Enter went out.
+        pasted = ours or attempt.stage == PASTED
+        if reading.state == WAITING:  # never typed into: Enter would answer the dialog
+            dialog = f"{agent} shows a dialog ({reading.line!r})"
+            if ours or shows:
+                self.settle(task, n, kind)
+                return Sent(
+                    "unconfirmed",
+                    f"{name}: pasted, not submitted, and {dialog}: left alone, Enter would "
+                    "answer it; submit the text by hand once the dialog is answered",
+                )
+            if not (pasted or mark in history):
+                return self._back(attempt, dialog)
+            self.settle(task, n, kind)
+            return Sent("recovered", f"{name}: had been submitted ({dialog}: left alone)")
+        if shows or ours:
+            self.tmux.press_enter(pane)
+            self.settle(task, n, kind)
+            how = shows or "tmux recorded its paste and no Enter; the screen does not show it"
+            message = f"{name}: was still in {agent}'s input box ({how}): pressed Enter"
+            return Sent("recovered", message, pressed=True)
+        if mark in history:
+            self.settle(task, n, kind)
+            return Sent("recovered", f"{name}: had been submitted (its marker is on the screen)")
+        if pasted:
+            self.settle(task, n, kind)
+            why = f"{agent} is busy" if reading.state == BUSY else "tmux recorded its Enter"
+            return Sent("recovered", f"{name}: had been submitted ({why})")
+        if reading.state == BUSY:
+            return self._back(attempt, f"{agent} is busy")
+        self.send(task, n, kind, pane, text, profile)
+        return Sent("recovered", f"{name}: never reached {agent}: sent it now", pressed=True)
+
+    def _back(self, attempt: Attempt, why: str) -> Sent:
+        """The text never reached the agent, which cannot take it now: never typed into a
+        dialog or a running turn. A prompt goes back to the queue; a request for missing
+        fields is dropped, and said so."""
         self.settle(attempt.task, attempt.n, attempt.kind)
+        name = label(attempt.task, attempt.n, attempt.kind)
+        if attempt.kind == PROMPT:
+            message = f"{name}: never reached it, {why}: back in the queue"
+            return Sent("recovered", message, requeue=True)
         return Sent(
-            "unconfirmed", f"{name}: pasted before the restart, not visible now: assumed submitted"
+            "unconfirmed",
+            f"{name}: not sent, {why}; `orchestrate retry {attempt.task}` sends the task again",
         )

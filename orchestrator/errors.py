@@ -5,6 +5,7 @@ The CLI catches :class:`OrchestrateError` once, prints it and exits 1.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,3 +57,20 @@ class AlreadyRunning(StateError):
             f"a daemon already runs for this workspace ({who} holds {lock}); "
             "stop it with `orchestrate stop` or follow it with `orchestrate status`"
         )
+
+
+_DISK_REMEDIES = {
+    errno.ENOSPC: "the disk is full: free some space",
+    errno.EDQUOT: "the disk quota is used up: free some space",
+    errno.EROFS: "the file system is read-only: make it writable",
+    errno.EACCES: "permission denied: make it writable",
+    errno.EPERM: "not permitted: make it writable",
+    errno.ENOENT: "it is missing",
+}
+
+
+def disk_problem(exc: OSError, path: Path, doing: str = "write") -> str:
+    """`cannot write PATH: WHY: what to do`, for an OSError of the state folder's files."""
+    where = exc.filename or path
+    remedy = _DISK_REMEDIES.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"cannot {doing} {where}: {remedy}"

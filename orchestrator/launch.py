@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import config
 from .errors import OrchestrateError
-from .lock import holder, touch_private
+from .lock import UNKNOWN, holder, launching, touch_private
 from .snapshot import read_snapshot
 
 if TYPE_CHECKING:
@@ -45,58 +45,96 @@ def run_daemon(root: Path, view: View, exit_when_done: bool) -> int:
 DAEMON_WINDOW = config.DAEMON_WINDOW
 
 
+def already_runs(root: Path, pid: int) -> str:
+    """Why a second daemon may not start: who holds the workspace."""
+    pid_file = root / ".orchestrate" / "daemon.lock"
+    if pid == UNKNOWN:
+        who = f"its pid file {pid_file} is gone; it writes it again within a second"
+    else:
+        who = f"pid {pid} holds {pid_file}"
+    return f"a daemon already runs for {root} ({who}); `orchestrate stop` stops it"
+
+
 def detach(root: Path, exit_when_done: bool, window: bool) -> tuple[bool, list[str]]:
     """Start the daemon away from this terminal: in a tmux window of the agents' session
-    (attaching shows its dashboard beside the agents), or as a background process."""
+    (attaching shows its dashboard beside the agents), or as a background process. Says
+    "running" only once the daemon it started holds the lock; launches never overlap."""
     state_dir = root / ".orchestrate"
-    state_dir.mkdir(mode=0o700, exist_ok=True)
-    log_path = state_dir / "daemon.log"
-    argv = [sys.executable, "-m", "orchestrator", "-C", str(root), "start"]
-    if exit_when_done:
-        argv.append("--exit-when-done")
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    if window:
-        where = start_in_window(root, argv, log_path)
-        pid = None
-    else:
-        with log_path.open("a") as log_file:
-            proc = subprocess.Popen(
-                [*argv, "--plain"],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        where, pid = "in the background", proc.pid
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        running = holder(state_dir / "daemon.lock")
-        if running is not None and (pid is None or running == pid):
-            on = f"-C {root} " if root != Path.cwd() else ""
-            lines = [f"orchestrate daemon running {where} (pid {running})"]
-            if window:
-                lines.append(f"  watch:   orchestrate {on}attach {DAEMON_WINDOW}")
-            lines += [
-                f"  follow:  orchestrate {on}logs -f",
-                f"  status:  orchestrate {on}status",
-                f"  stop:    orchestrate {on}stop",
-                f"  log:     {log_path}",
+    pid_file = state_dir / "daemon.lock"
+    with launching(state_dir):
+        running = holder(pid_file)
+        if running is not None:
+            return False, [already_runs(root, running)]
+        log_path = state_dir / "daemon.log"
+        argv = [sys.executable, "-m", "orchestrator", "-C", str(root), "start"]
+        if exit_when_done:
+            argv.append("--exit-when-done")
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        if window:
+            where, child = start_in_window(root, argv, log_path)
+        else:
+            with log_path.open("a") as log_file:
+                proc = subprocess.Popen(
+                    [*argv, "--plain"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            where, child = "in the background", proc.pid
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            running = holder(pid_file)
+            if running == child:
+                on = f"-C {root} " if root != Path.cwd() else ""
+                lines = [f"orchestrate daemon running {where} (pid {child})"]
+                if window:
+                    lines.append(f"  watch:   orchestrate {on}attach {DAEMON_WINDOW}")
+                lines += [
+                    f"  follow:  orchestrate {on}logs -f",
+                    f"  status:  orchestrate {on}status",
+                    f"  stop:    orchestrate {on}stop",
+                    f"  log:     {log_path}",
+                ]
+                return True, lines
+            if not (_alive(child) if window else proc.poll() is None):
+                if running is not None:  # another start got there first: ours was refused
+                    return False, [already_runs(root, running)]
+                break
+            time.sleep(0.05)
+        else:
+            return False, [
+                f"the daemon (pid {child}) did not take the workspace's lock within 20 s; "
+                f"its errors go to {log_path}",
+                *_tail(log_path),
             ]
-            return True, lines
-        if pid is not None and proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    tail = log_path.read_text(errors="replace").splitlines()[-15:]
-    return False, [
-        f"the daemon did not start (its errors go to {log_path}):",
-        *(f"  {line}" for line in tail),
-    ]
+    return False, [f"the daemon did not start (its errors go to {log_path}):", *_tail(log_path)]
 
 
-def start_in_window(root: Path, argv: list[str], log_path: Path) -> str:
+def _tail(log_path: Path) -> list[str]:
+    return [f"  {line}" for line in log_path.read_text(errors="replace").splitlines()[-15:]]
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process (not our child: the tmux server's) still runs; a zombie does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel (a zombie then counts as running)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
+
+
+def start_in_window(root: Path, argv: list[str], log_path: Path) -> tuple[str, int]:
     """Run `argv` in the session's window DAEMON_WINDOW (created after the agents' windows,
-    or reused); its errors are appended to the log. Only our own paths are in the line."""
+    or reused); its errors are appended to the log. Only our own paths are in the line.
+    Where it runs, and its pid (the pane's: the shell execs it), 0 if it ended at once."""
     from .tmux import Tmux, server_for
 
     settings = config.load_settings(root)
@@ -104,7 +142,7 @@ def start_in_window(root: Path, argv: list[str], log_path: Path) -> str:
     session = tmux.ensure_session(settings.session, settings.workdir)
     package = Path(__file__).resolve().parent.parent
     command = (
-        f"env PYTHONPATH={shlex.quote(str(package))} {shlex.join(argv)} "
+        f"exec env PYTHONPATH={shlex.quote(str(package))} {shlex.join(argv)} "
         f"2>>{shlex.quote(str(log_path))}"
     )
     pane = tmux.find_window(session, DAEMON_WINDOW)
@@ -114,8 +152,10 @@ def start_in_window(root: Path, argv: list[str], log_path: Path) -> str:
         taken = [*tmux.window_indexes(session)]
         taken += [int(a.window) for a in settings.agents if str(a.window).isdigit()]
         index = max(taken, default=0) + 1
-        tmux.create_window(session, index, DAEMON_WINDOW, command, root, keep=False)
-    return f"in tmux window '{DAEMON_WINDOW}' of session {settings.session}"
+        pane = tmux.create_window(session, index, DAEMON_WINDOW, command, root, keep=False)
+    info = tmux.panes().get(pane)
+    pid = info.pid if info is not None and not info.dead else 0
+    return f"in tmux window '{DAEMON_WINDOW}' of session {settings.session}", pid
 
 
 def follow(root: Path, view: View, interval: float) -> None:
@@ -192,7 +232,20 @@ def send_command(root: Path, command: str, target: str) -> tuple[bool, str]:
     from .store import Store
 
     state_dir = root / ".orchestrate"
-    if holder(state_dir / "daemon.lock") is None:
+    running = holder(state_dir / "daemon.lock")
+    if running is not None and not (state_dir / "state.db").exists():
+        # Its folder was deleted: the daemon restores it at its next tick (within a second).
+        # Never a new database beside the daemon's: the command would be lost in it.
+        deadline = time.monotonic() + 5
+        while not (state_dir / "state.db").exists():
+            if time.monotonic() > deadline:
+                return False, (
+                    f"{state_dir / 'state.db'} is missing and the daemon running for {root} "
+                    f"has not restored it within 5 s: its log ({state_dir / 'daemon.log'}, or "
+                    "its window or terminal) says why; nothing queued"
+                )
+            time.sleep(0.05)
+    if running is None:
         try:
             refused = _refusal(root, command, target)
         except OrchestrateError:

@@ -1,7 +1,8 @@
 """The agents' windows: found or created, repaired when they vanish, watched for life.
 
 An agent is *present* while its pane lives, and *ready* once the pane runs a program (not a
-shell) that has been up for `settle` seconds; only a ready agent is given a prompt.
+shell) that has been up for `settle` seconds and has ended its turn (screen.turn_over: agents
+go on writing after they report); only a ready agent is given a prompt.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from dataclasses import dataclass, field
 from .config import Agent, Settings
 from .errors import TmuxError
 from .limits import Limits
-from .screen import IDLE, RATE_LIMITED, Profile, Reading, classify, profile_for
+from .screen import (
+    BUSY,
+    IDLE,
+    RATE_LIMITED,
+    Profile,
+    Reading,
+    classify,
+    output_still,
+    profile_for,
+    turn_over,
+)
 from .store import Store
 from .tmux import SHELLS, PaneInfo, Tmux
 
@@ -57,6 +68,7 @@ class AgentPanes:
         self.programs: set[str] = set()  # agents whose pane runs a program (not a shell)
         self.program_since: dict[str, float] = {}  # generic profiles: since when
         self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
+        self.screens: dict[str, tuple[str, float]] = {}  # read profiles: (screen, shown since)
         self.profiles: dict[str, Profile] = {}
         self.restarts: dict[str, tuple[int, float]] = {}  # agent -> (restarts, not before)
         self.session_lost = False  # the session was found missing (journaled once)
@@ -123,7 +135,7 @@ class AgentPanes:
                 activity[name] = info.activity
             if info is not None and not info.dead:
                 present.add(name)
-            if detail:  # gone, or a shell: the program is not (or no longer) running
+            if detail or info is None:  # gone, or a shell: its program is not (or no longer) up
                 if info is not None and info.dead:
                     self._tell_exit(name, info)
                 self._forget(name)
@@ -135,14 +147,19 @@ class AgentPanes:
             profile = self.profile(name)
             if not profile.reads_screen:
                 since = self.program_since.setdefault(name, now)
-                if now - since >= profile.settle:
+                if now - since < profile.settle:
+                    continue
+                if output_still(info.activity, now) >= profile.quiet:
                     ready.add(name)
+                else:
+                    self.details[name] = BUSY  # it printed within `quiet`: its turn goes on
                 continue
             if name not in watched:
                 continue
             screen = self.tmux.capture(self.panes[name], history=0)
             reading = classify(screen, profile, self.limits.stale.get(name, 0))
             readings[name] = reading
+            still = self._still(name, screen, info.activity, now)
             if self.limits.check(name, reading, now, self.config(name).rate_limit_pause):
                 self.details[name] = RATE_LIMITED
                 continue
@@ -150,12 +167,24 @@ class AgentPanes:
                 self.details[name] = reading.state
                 continue
             first = self.first_idle.setdefault(name, now)
-            if now - first >= profile.settle:
-                ready.add(name)
-            else:
+            if now - first < profile.settle:
                 self.details[name] = "starting"
+            elif not turn_over(reading, still, profile):
+                self.details[name] = BUSY  # idle-looking, but still writing its turn
+            else:
+                ready.add(name)
         running = frozenset(n for n in names if n in self.programs and n not in lost)
         return Seen(frozenset(present), frozenset(ready), activity, readings, running)
+
+    def _still(self, name: str, screen: str, activity: float, now: float) -> float:
+        """For how long the agent's screen has shown what it shows now: since the first capture
+        that showed it, and at most since its window last printed, as tmux says (1 s steps):
+        a screen not captured for a while, or never, need not wait again."""
+        shown = self.screens.get(name)
+        if shown is None or shown[0] != screen:
+            shown = (screen, min(now, activity + 1.0))
+            self.screens[name] = shown
+        return now - shown[1]
 
     def _reopened(self, name: str, panes: dict[str, PaneInfo]) -> bool:
         """Is the agent's pane dead, with a living window of its name beside it?"""
@@ -192,6 +221,7 @@ class AgentPanes:
         self.programs.discard(name)
         self.program_since.pop(name, None)
         self.first_idle.pop(name, None)
+        self.screens.pop(name, None)
 
     def _repair(self, lost: list[str], now: float) -> None:
         """For each agent whose pane vanished: find its window again if someone reopened it;

@@ -14,6 +14,7 @@ from .config import (
     CONFIG_NAME,
     Settings,
     Task,
+    board_problems,
     load_settings,
     queue_files,
     read_queue,
@@ -183,7 +184,7 @@ def merge_queues(
             if file in last_good:
                 in_force[file] = last_good[file]
         else:
-            in_force[file] = tuple(result)
+            in_force[file] = _unchanged_kept(result, last_good.get(file, ()))
             if last_good.get(file) != in_force[file]:
                 changed.add(file)
     # Cross-file problems: blame changed files first and roll them back, then re-check.
@@ -203,6 +204,14 @@ def merge_queues(
             else:
                 del in_force[file]
     return QueueSet(by_file=in_force, problems=tuple(dict.fromkeys(problems)))
+
+
+def _unchanged_kept(fresh: list[Task], before: tuple[Task, ...]) -> tuple[Task, ...]:
+    """The fresh tasks, each one equal to its version in force being that very object: the
+    copies a reload made of unchanged tasks are freed at once, so memory after any number of
+    reloads stays that of one load (old and new copies side by side would fragment it)."""
+    old = {t.id: t for t in before}
+    return tuple(t if (kept := old.get(t.id)) is None or kept != t else kept for t in fresh)
 
 
 def _flatten(by_file: Mapping[Path, tuple[Task, ...]]) -> list[Task]:
@@ -241,6 +250,7 @@ def inspect_workspace(root: Path) -> tuple[Settings | None, list[Problem], list[
                 f"queue folder {settings.queues} does not exist: create it or fix 'queues:'",
             )
         )
+    problems.extend(board_problems(settings))
     tasks: list[Task] = []
     for result in read_all(settings).values():
         if isinstance(result, ConfigError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .snapshot import duration
 from .state import ACTIVE, TaskState
 from .store import Event
+from .text import printable
 
 # Journal kinds that end an attempt's hold on its agent.
 ENDS = frozenset({"done", "failed", "retry", "blocked", "gone", "requeued", "cancelled"})
@@ -77,7 +78,7 @@ def report(tasks: Sequence[TaskState], events: Sequence[Event], now: float, titl
     for t in tasks:
         counts[t.status] = counts.get(t.status, 0) + 1
     lines = [
-        f"# Orchestrator report: {title}",
+        f"# Orchestrator report: {printable(title)}",
         "",
         f"Written {_when(now)}. {len(tasks)} task(s): "
         + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
@@ -91,8 +92,8 @@ def report(tasks: Sequence[TaskState], events: Sequence[Event], now: float, titl
         worked = sum(s.took(now) for s in by_task.get(t.id, []))
         estimate = t.task.estimate
         over = " (over)" if estimate is not None and worked > estimate else ""
-        check = (t.validation or "-").replace("|", "\\|")
-        title_cell = t.task.title.replace("|", "\\|")
+        check = printable(t.validation or "-").replace("|", "\\|")
+        title_cell = printable(t.task.title).replace("|", "\\|")
         lines.append(
             f"| {t.id} | {title_cell} | {t.status} | {t.attempts} | {duration(worked)}{over} "
             f"| {duration(estimate)} | {check} |"
@@ -102,10 +103,13 @@ def report(tasks: Sequence[TaskState], events: Sequence[Event], now: float, titl
         for s in by_task.get(t.id, []):
             took = duration(s.took(now))
             lines.append(
-                f"- {s.task} #{s.attempt} on {s.agent}, {_when(s.start)}, {took}: {s.outcome}"
+                f"- {s.task} #{s.attempt} on {printable(s.agent)}, {_when(s.start)}, {took}: "
+                f"{s.outcome}"
             )
         if t.log:
-            lines.append(f"  - last validation: {t.validation} (log: `{t.log}`)")
+            lines.append(
+                f"  - last validation: {printable(t.validation)} (log: `{printable(t.log)}`)"
+            )
     if not all_spans:
         lines.append("- none yet")
     ran = running_time(events, now)
@@ -125,7 +129,7 @@ def report(tasks: Sequence[TaskState], events: Sequence[Event], now: float, titl
         busy = sum(s.took(now) for s in mine)
         done = len({s.task for s in mine if s.outcome == "done"})
         lines.append(
-            f"| {agent} | {done} done of {len({s.task for s in mine})} | {duration(busy)} "
-            f"| {duration(max(ran - busy, 0.0))} | {holding.get(agent, '-')} |"
+            f"| {printable(agent)} | {done} done of {len({s.task for s in mine})} "
+            f"| {duration(busy)} | {duration(max(ran - busy, 0.0))} | {holding.get(agent, '-')} |"
         )
     return "\n".join(lines) + "\n"

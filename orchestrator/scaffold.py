@@ -15,6 +15,7 @@ from string import Template
 
 from .config import CONFIG_NAME, schemas
 from .errors import OrchestrateError
+from .store import private_dir
 
 SCHEMA_DIR = Path(".orchestrate") / "schema"
 
@@ -31,13 +32,12 @@ def _sim(name: str) -> str:
 
 
 def write_schemas(root: Path) -> list[Path]:
-    (root / ".orchestrate").mkdir(mode=0o700, exist_ok=True)
-    folder = root / SCHEMA_DIR
-    folder.mkdir(mode=0o700, exist_ok=True)
+    private_dir(root / ".orchestrate")  # a link planted there is refused, not followed
+    folder = private_dir(root / SCHEMA_DIR)
     written = []
     for name, schema in schemas().items():
         path = folder / f"{name}.schema.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
         written.append(path)

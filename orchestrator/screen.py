@@ -4,6 +4,11 @@ classifier from the visible text of its pane to a state.
 Every one of the real TUIs keeps drawing its input box while it works, so idle means the
 idle pattern is there AND no busy pattern is. A permission dialog wins over everything:
 typing into it would approve a command.
+
+Idle is not enough for a next prompt: agents go on writing after they report, and Codex 0.169
+shows no busy line while it streams its answer (docs/AGENT_CLIS.md). A turn has ended once the
+screen reads idle and shows the end of the latest turn (the profile's `turn_end`, e.g. Codex's
+`Worked for 2s`), or has not changed for the profile's `quiet` seconds.
 """
 
 from __future__ import annotations
@@ -40,11 +45,20 @@ class Profile:
     rate_limited: tuple[re.Pattern[str], ...]
     pending: tuple[re.Pattern[str], ...]
     approve: tuple[str, ...]
+    turn_end: tuple[re.Pattern[str], ...] = ()  # the end of the latest turn shows on screen
+    quiet: float = 1.0  # or a screen (generic: output) still this long ends a turn
 
     @property
     def reads_screen(self) -> bool:
         """A profile without patterns (generic) never needs a capture of the screen."""
-        return bool(self.idle or self.busy or self.waiting or self.starting or self.rate_limited)
+        return bool(
+            self.idle
+            or self.busy
+            or self.waiting
+            or self.starting
+            or self.rate_limited
+            or self.turn_end
+        )
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class Reading:
     bottom: str = ""  # the last line with text: where an input box shows what waits in it
     placeholder: bool = False  # a "pasted text" placeholder (profile `pending`) is on screen
     notices: int = 0  # usage-limit notices on the screen, old or new
+    ended: bool = False  # the end of the agent's latest turn shows (profile `turn_end`)
 
     def holds(self, marker: str) -> bool:
         """Is a pasted text still waiting in the input box (not submitted)?"""
@@ -87,6 +102,7 @@ def profile_for(agent: Agent) -> Profile:
         command=base.command,
         gap=submit["gap"] if submit["gap"] is not None else 0.2,
         settle=submit["settle"] if submit["settle"] is not None else 1.0,
+        quiet=submit["quiet"] if submit["quiet"] is not None else 1.0,
         idle=compiled("idle"),
         busy=compiled("busy"),
         waiting=compiled("waiting"),
@@ -94,6 +110,7 @@ def profile_for(agent: Agent) -> Profile:
         rate_limited=compiled("rate_limited"),
         pending=compiled("pending"),
         approve=tuple(base.approve),
+        turn_end=compiled("turn_end"),
     )
 
 
@@ -145,6 +162,7 @@ def classify(screen: str, profile: Profile, stale: int = 0) -> Reading:
     (from the top) are old news, whose reset time has passed: only one more counts. Pure."""
     bottom = last_line(screen)
     placeholder = _first(profile.pending, screen) is not None
+    ended = _first(profile.turn_end, screen) is not None
     limits = notices(screen, profile)
     finders: tuple[tuple[str, Callable[[], re.Match[str] | None]], ...] = (
         (WAITING, lambda: _first(profile.waiting, screen)),
@@ -158,5 +176,18 @@ def classify(screen: str, profile: Profile, stale: int = 0) -> Reading:
         if match:
             line = _line_of(screen, match)
             reset = _reset_time(screen, match, profile) if state == RATE_LIMITED else None
-            return Reading(state, line, reset, bottom, placeholder, len(limits))
-    return Reading(UNKNOWN, bottom=bottom, placeholder=placeholder, notices=len(limits))
+            return Reading(state, line, reset, bottom, placeholder, len(limits), ended)
+    return Reading(UNKNOWN, "", None, bottom, placeholder, len(limits), ended)
+
+
+def turn_over(reading: Reading, still: float, profile: Profile) -> bool:
+    """May the agent be given its next prompt: has its turn ended? Its screen reads idle (the
+    idle pattern, no busy one) and either shows the end of its latest turn (`turn_end`) or has
+    shown the same text for the profile's `quiet` seconds (`still`). Pure."""
+    return reading.state == IDLE and (reading.ended or still >= profile.quiet)
+
+
+def output_still(activity: float, now: float) -> float:
+    """Seconds for which a pane has printed nothing, at least, from tmux's `window_activity`:
+    the time of its last output in whole seconds (so up to 1 s later than it says)."""
+    return max(0.0, now - (activity + 1.0))

@@ -1,7 +1,9 @@
 """A simulated coding agent: a terminal program that behaves like the real TUIs where it matters.
 
 It turns bracketed paste on, shows an idle prompt (`> `), shows what was pasted in its
-input line until CR submits it, shows a busy line while it "works", and then appends the
+input line until CR submits it (`--echo`: the text's first line, as most TUIs do; a
+`[Pasted text #N +M lines]` placeholder, as Claude Code does; or nothing at all), shows a
+busy line while it "works", and then appends the
 report block that the prompt asked for to the board: by append, by two split writes, or
 by writing a temporary file and renaming it over the board (as Claude Code's Edit tool
 does). Options make it fail, block or stay silent for chosen tasks. Every submitted
@@ -35,6 +37,8 @@ _FIELD = re.compile(r"^\*\*(?P<name>[^*]+)\*\*:", re.MULTILINE)
 BUSY_LINE = "✻ Working… (esc to interrupt)"
 DIALOG_LINE = "Do you want to proceed? ❯ 1. Yes  2. No"
 LIMIT_NOTICE = "usage limit reached · resets in 5s"
+ECHOES = ("full", "placeholder", "none")
+PLACEHOLDER_FROM = 800  # a one-line paste this long shows as a placeholder too
 
 
 @dataclass
@@ -55,6 +59,7 @@ class SimOptions:
     limit: set[str] = field(default_factory=set)  # a usage-limit notice while working on these
     limit_notice: str = LIMIT_NOTICE
     log: Path | None = None
+    echo: str = "full"  # what the input line shows of a paste: one of ECHOES
 
 
 def report_for(prompt: str, options: SimOptions, attempt_failures: dict[str, int]) -> str | None:
@@ -118,7 +123,9 @@ def write_report(board: Path, block: str, how: str) -> None:
 class SimAgent:
     def __init__(self, options: SimOptions) -> None:
         self.o = options
-        self.input = ""
+        self.parts: list[tuple[str, str]] = []  # the input: (text, what the input line shows)
+        self.pastes = 0  # pastes so far (a placeholder shows its number, as in Claude Code)
+        self.extending = False  # the last paste came in pieces and its rest is still to come
         self.in_paste = False
         self.pending = b""
         self.jobs: deque[str] = deque()
@@ -130,6 +137,10 @@ class SimAgent:
         self.landing = ""  # a paste not taken in yet (slow_paste)
         self.lands_at: float | None = None
 
+    @property
+    def input(self) -> str:
+        return "".join(text for text, _ in self.parts)
+
     # ------------------------------------------------------------------ screen
 
     def out(self, text: str) -> None:
@@ -140,9 +151,9 @@ class SimAgent:
             return DIALOG_LINE
         if self.current is not None:
             return BUSY_LINE
-        if not self.input:
+        if not self.parts or self.o.echo == "none":
             return "> "
-        first, *rest = self.input.split("\n")
+        first, *rest = "".join(shown for _, shown in self.parts).split("\n")
         width = max(20, shutil.get_terminal_size((100, 40)).columns - 20)
         more = f"  [+{len(rest)} lines]" if rest else ""
         return "> " + first[:width] + more
@@ -204,17 +215,18 @@ class SimAgent:
             elif byte == b"\r":
                 self.submit()
             elif byte in (b"\x7f", b"\x08"):
-                self.input = self.input[:-1]
+                self.backspace()
             elif byte == b"\x03":
-                self.input = ""
-            elif byte == b"\x04" and not self.input:
+                self.parts = []
+            elif byte == b"\x04" and not self.parts:
                 raise SystemExit(0)
             elif byte >= b" " or byte in (b"\n", b"\t"):
                 # a UTF-8 sequence arrives whole most of the time; decode leniently
                 j = i + 1
                 while j < len(buf) and 0x80 <= buf[j] < 0xC0:
                     j += 1
-                self.input += buf[i:j].decode("utf-8", errors="replace")
+                typed = buf[i:j].decode("utf-8", errors="replace")
+                self.parts.append((typed, typed))
                 i = j
                 continue
             i += 1
@@ -225,26 +237,55 @@ class SimAgent:
     def _paste_text(self, data: bytes, partial: bool = False) -> None:
         text = data.decode("utf-8", errors="replace").replace("\r", "\n")
         if self.o.slow_paste <= 0:
-            self.input += text
+            self.take(text, partial)
             return
         self.landing += text
         self.lands_at = time.monotonic() + self.o.slow_paste
 
+    def take(self, text: str, partial: bool = False) -> None:
+        """A paste enters the input box (`partial`: more of it comes in the next read); with
+        `--echo placeholder`, a multi-line or long one shows as `[Pasted text #N +M lines]`,
+        never as its text."""
+        if self.extending and self.parts:
+            text = self.parts.pop()[0] + text
+        else:
+            self.pastes += 1
+        self.extending = partial
+        shown = text
+        if self.o.echo == "placeholder" and ("\n" in text or len(text) >= PLACEHOLDER_FROM):
+            shown = f"[Pasted text #{self.pastes} +{text.count(chr(10))} lines]"
+        self.parts.append((text, shown))
+
+    def backspace(self) -> None:
+        """Deletes the last character, or the whole of a paste shown as a placeholder."""
+        if self.parts:
+            text, shown = self.parts.pop()
+            if text == shown and len(text) > 1:
+                self.parts.append((text[:-1], shown[:-1]))
+
     def land(self) -> None:
         """The slow paste is taken in at last: it shows in the input line."""
-        self.input, self.landing, self.lands_at = self.input + self.landing, "", None
+        self.take(self.landing)
+        self.landing, self.lands_at = "", None
         self.redraw()
 
     def submit(self) -> None:
         if self.lands_at is not None:  # too soon: what is submitted is a placeholder
-            self.input += f"[Pasted Content {len(self.landing)} chars]"
+            placeholder = f"[Pasted Content {len(self.landing)} chars]"
+            self.parts.append((placeholder, placeholder))
             self.landing, self.lands_at = "", None
-        text, self.input = self.input, ""
+        text, shown = self.input, "".join(seen for _, seen in self.parts)
+        self.parts = []
         if not text.strip():
-            return
+            return  # an empty input box ignores Enter, as every measured CLI does
         marker = MARKER.search(text)
-        label = marker.group(0) if marker else text.split("\n", 1)[0][:60]
         self.log({"event": "received", "marker": marker.group(0) if marker else None, "text": text})
+        if self.o.echo == "none":
+            label = "a message"
+        elif self.o.echo == "placeholder":
+            label = shown.split("\n", 1)[0][:60]  # the transcript shows what the box showed
+        else:
+            label = marker.group(0) if marker else text.split("\n", 1)[0][:60]
         self.say(f"● received {label} ({len(text)} chars)")
         self.jobs.append(text)
         self.start_next()

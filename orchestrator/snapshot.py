@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .state import ACTIVE, AgentState, State, TaskState, frozen_tasks
+from .text import printable, printable_data
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -174,12 +177,14 @@ def eta(row: TaskRow, now: float) -> str:
 
 
 def status_markdown(snap: Snapshot) -> str:
-    """ORCHESTRATOR_STATUS.md: the seeds' dashboard, kept by the daemon."""
+    """ORCHESTRATOR_STATUS.md: the seeds' dashboard, kept by the daemon. Its texts (titles,
+    checks, windows...) without control characters, each alone (a sequence cut off at the
+    end of one would take the next cell with it)."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.now))
     lines = [
         "# Orchestrator status",
         "",
-        f"**Session**: {snap.session}  ",
+        f"**Session**: {printable(snap.session)}  ",
         f"**Updated**: {stamp}  ",
         f"**Daemon**: {'running' if snap.running else 'stopped'}",
         "",
@@ -188,13 +193,13 @@ def status_markdown(snap: Snapshot) -> str:
     ]
     for t in snap.tasks:
         icon = STATUS_ICONS.get(t.status, "")
-        title = t.title.replace("|", "\\|")
+        title = printable(t.title).replace("|", "\\|")
         status = f"{icon} {t.status.upper()}" + "".join(f" ⚠️ {f.upper()}" for f in t.flags)
         if t.blocked_by:
             status += f" (by {t.blocked_by})"
-        check = t.check.replace("|", "\\|")
+        check = printable(t.check).replace("|", "\\|")
         lines.append(
-            f"| {t.id} | {title} | {t.agent} | {status} | {t.attempts} | {check} "
+            f"| {t.id} | {title} | {printable(t.agent)} | {status} | {t.attempts} | {check} "
             f"| {eta(t, snap.now)} |"
         )
     totals = snap.totals()
@@ -211,15 +216,23 @@ def status_markdown(snap: Snapshot) -> str:
         "|-------|--------|-------|------|",
     ]
     for a in snap.agents:
-        lines.append(f"| {a.name} | {a.window} | {a.state} | {a.task or '-'} |")
+        cells = (printable(a.name), printable(a.window), printable(a.state), a.task or "-")
+        lines.append("| " + " | ".join(cells) + " |")
     logs = [t for t in snap.tasks if t.log]
     if logs:
         lines += ["", "**Validation logs**:", ""]
-        lines += [f"- {t.id} (attempt {t.attempts}): `{t.log}`" for t in logs]
+        lines += [f"- {t.id} (attempt {t.attempts}): `{printable(t.log)}`" for t in logs]
     return "\n".join(lines) + "\n"
 
 
 def status_json(snap: Snapshot) -> dict[str, Any]:
+    """`status --json`: its texts without control characters (JSON would escape them, and
+    `jq -r` print them raw)."""
+    shown: dict[str, Any] = printable_data(_status_data(snap))
+    return shown
+
+
+def _status_data(snap: Snapshot) -> dict[str, Any]:
     return {
         "session": snap.session,
         "workspace": snap.workspace,
@@ -269,9 +282,25 @@ def json_text(obj: dict[str, Any]) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write `path` whole: a new temporary file beside it, then a rename over it. The
+    temporary name is new each time and made with O_EXCL, so that nothing planted at it (a
+    link to a file of the user's) is written through; a link at `path` itself is replaced
+    by the file, its target left alone. The file gets the umask's usual permissions."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+            break
+        except FileExistsError:  # planted, or left by a crash: another name
+            continue
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 @dataclass(frozen=True)

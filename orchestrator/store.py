@@ -8,24 +8,25 @@ are sent.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from .board import ReaderState
-from .config import Task
-from .errors import StateError
+from .config import Task, is_a_link, refuse_link
+from .errors import StateError, disk_problem
 from .state import TaskState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,7 +71,11 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT
 );
 CREATE INDEX IF NOT EXISTS events_task ON events (task);
-CREATE TABLE IF NOT EXISTS board_seen (digest TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS board_seen (
+    digest TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    ref TEXT  -- the task the block reports on (Block.key); NULL if counted by schema 2
+);
 CREATE TABLE IF NOT EXISTS orphans (ref TEXT PRIMARY KEY, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS agents (
     name TEXT PRIMARY KEY,
@@ -150,6 +155,79 @@ def _path(text: str) -> Path:
     return Path(text)
 
 
+# What to do about each kind of failure, by SQLite's error name (sqlite3 gives it since 3.11).
+_REMEDIES = {
+    "SQLITE_FULL": "the disk is full: free some space; the daemon holds its work and goes on "
+    "by itself once it can write",
+    "SQLITE_READONLY": "it cannot be written: make it and its folder writable again "
+    "(a read-only file or file system)",
+    "SQLITE_CANTOPEN": "it cannot be opened: check that its folder exists and is writable",
+    "SQLITE_IOERR": "the disk failed to read or write it (full, read-only or gone?): check the "
+    "disk; the daemon holds its work and tries again",
+    "SQLITE_CORRUPT": "it is corrupt: move it aside (`mv {path} {path}.corrupt`) and start "
+    "again; the tasks reported on the board are then marked done from it, the others queued",
+    "SQLITE_NOTADB": "it is not a database: move it aside (`mv {path} {path}.corrupt`) and "
+    "start again; the tasks reported on the board are then marked done from it, the others "
+    "queued",
+}
+_REMEDIES["SQLITE_PERM"] = _REMEDIES["SQLITE_READONLY"]
+_REMEDIES["SQLITE_AUTH"] = _REMEDIES["SQLITE_READONLY"]
+
+
+def state_error(exc: BaseException, path: Path) -> StateError:
+    """A failure of the state database as a person needs it: the file, what went wrong,
+    what to do. Never a traceback."""
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        base = "_".join(name.split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
+        remedy = _REMEDIES.get(base, "see the message; the daemon tries again at its next step")
+        return StateError(f"state database {path}: {exc}: {remedy.format(path=path)}")
+    if isinstance(exc, OSError):
+        return StateError(f"state database {path}: {disk_problem(exc, path)}")
+    return StateError(f"state database {path}: {exc}")
+
+
+class _Rows:
+    """A statement's result, fetched whole inside the guard (a lazy cursor could fail later)."""
+
+    def __init__(self, rows: list[Any], lastrowid: int | None) -> None:
+        self.rows = rows
+        self.lastrowid = lastrowid
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
+class _Guarded:
+    """The SQLite connection, every error of which becomes a StateError naming the file."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.raw = db
+        self.path = path
+
+    def execute(self, sql: str, args: Any = ()) -> _Rows:
+        try:
+            cursor = self.raw.execute(sql, args)
+            return _Rows(cursor.fetchall(), cursor.lastrowid)
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from exc
+
+    def executescript(self, sql: str) -> None:
+        try:
+            self.raw.executescript(sql)
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from exc
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 def task_from_json(text: str) -> Task:
     d = json.loads(text)
     return Task(
@@ -172,25 +250,70 @@ def task_from_json(text: str) -> Task:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) readable by the user alone."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create `path` (and parents) readable by the user alone. A symbolic link at `path`
+    is refused, never followed (see refuse_link)."""
+    refuse_link(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:  # a file, or a link that came since the check
+        if path.is_symlink():
+            raise StateError(is_a_link(path)) from None
+        raise StateError(
+            f"{path} is not a folder: move it away; orchestrate keeps its state in a folder "
+            "of that name"
+        ) from None
+    try:  # chmod the folder made or found, not what a link put there since points at
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and path.is_symlink():
+            raise StateError(is_a_link(path)) from None
+        raise
+    try:
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
     return path
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=10)
+        try:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+        except sqlite3.OperationalError:
+            # A read-only folder: WAL readers need a writable -shm beside the file. Nothing
+            # can write there either, so the file is read as it stands.
+            db.close()
+            db = sqlite3.connect(
+                f"file:{path}?immutable=1", uri=True, isolation_level=None, timeout=10
+            )
+    else:
+        private_dir(path.parent)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StateError(is_a_link(path)) from None
+            raise
+        os.close(fd)
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    db.row_factory = sqlite3.Row
+    return db
 
 
 class Store:
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
-        if readonly:
-            if not path.exists():
-                raise StateError(f"no state yet at {path}: start the daemon once")
-            uri = f"file:{path}?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
-        else:
-            private_dir(path.parent)
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._depth = 0
+        refuse_link(path.parent)  # the state folder, then the database in it
+        refuse_link(path)
+        if readonly and not path.exists():
+            raise StateError(f"no state yet at {path}: start the daemon once")
+        try:
+            self.db = _Guarded(_connect(path, readonly), path)
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(exc, path) from exc
+        if not readonly:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
@@ -198,8 +321,6 @@ class Store:
             self.db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
             )
-        self.db.row_factory = sqlite3.Row
-        self._depth = 0
 
     def _migrate(self) -> None:
         """Bring a database of an older schema up to date, keeping its contents."""
@@ -229,6 +350,15 @@ class Store:
                 COMMIT;
                 """
             )
+            version = 2
+        if version == 2:  # the task of each counted block: an edit is told from a new report
+            seen = self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name='board_seen'"
+            ).fetchone()
+            alter = "ALTER TABLE board_seen ADD COLUMN ref TEXT;" if seen else ""
+            self.db.executescript(
+                f"BEGIN; {alter} UPDATE meta SET value = '3' WHERE key = 'schema'; COMMIT;"
+            )
         elif version > SCHEMA_VERSION:
             raise StateError(
                 f"{self.path} was written by a newer orchestrate (schema {version}); "
@@ -240,20 +370,23 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Nestable: only the outermost block commits."""
+        """Nestable: only the outermost block commits. A failure anywhere, the COMMIT's own
+        (a full disk) included, rolls the whole transaction back and raises StateError."""
         if self._depth == 0:
             self.db.execute("BEGIN IMMEDIATE")
         self._depth += 1
         try:
             yield
+            if self._depth == 1:
+                self.db.execute("COMMIT")
         except BaseException:
-            self._depth -= 1
-            if self._depth == 0:
-                self.db.execute("ROLLBACK")
+            if self._depth == 1 and self.db.raw.in_transaction:
+                # The first error is the one to tell; SQLite rolls back by itself on some.
+                with suppress(StateError):
+                    self.db.execute("ROLLBACK")
             raise
-        self._depth -= 1
-        if self._depth == 0:
-            self.db.execute("COMMIT")
+        finally:
+            self._depth -= 1
 
     # ----------------------------------------------------------------- tasks
 
@@ -425,23 +558,60 @@ class Store:
         if row is None:
             return ReaderState()
         d = json.loads(row["value"])
-        return ReaderState(offset=d["offset"], tail=d["tail"], fence=d["fence"], line=d["line"])
+        return ReaderState(
+            offset=d["offset"],
+            tail=d["tail"],
+            fence=d["fence"],
+            line=d["line"],
+            fence_line=d.get("fence_line", 0),
+        )
 
-    def save_reader(self, state: ReaderState, digests: list[str]) -> None:
+    def save_reader(
+        self,
+        state: ReaderState,
+        digests: Iterable[str],
+        refs: Mapping[str, str] | None = None,
+        forgotten: Iterable[str] = (),
+    ) -> None:
+        """The reader's position and the blocks it counted: one more count for each of
+        `digests` (`refs` names a digest's task), one less for each of `forgotten`."""
         value = json.dumps(
-            {"offset": state.offset, "tail": state.tail, "fence": state.fence, "line": state.line}
+            {
+                "offset": state.offset,
+                "tail": state.tail,
+                "fence": state.fence,
+                "line": state.line,
+                "fence_line": state.fence_line,
+            }
         )
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('reader', ?)", (value,))
-        for digest, count in Counter(digests).items():
+        refs = refs or {}
+        counts = Counter(digests)
+        for digest, count in counts.items():
             self.db.execute(
-                "INSERT INTO board_seen VALUES (?, ?) "
-                "ON CONFLICT (digest) DO UPDATE SET count = count + excluded.count",
-                (digest, count),
+                "INSERT INTO board_seen VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET "
+                "count = count + excluded.count, ref = coalesce(excluded.ref, ref)",
+                (digest, count, refs.get(digest)),
             )
+        for digest in refs.keys() - counts.keys():  # learnt for a block counted before
+            self.db.execute(
+                "UPDATE board_seen SET ref = ? WHERE digest = ?", (refs[digest], digest)
+            )
+        for digest, count in Counter(forgotten).items():
+            self.db.execute(
+                "UPDATE board_seen SET count = count - ? WHERE digest = ?", (count, digest)
+            )
+        if forgotten:
+            self.db.execute("DELETE FROM board_seen WHERE count <= 0")
 
     def seen(self) -> Counter[str]:
         rows = self.db.execute("SELECT digest, count FROM board_seen").fetchall()
         return Counter({r["digest"]: r["count"] for r in rows})
+
+    def seen_refs(self) -> dict[str, str]:
+        """The task (`Block.key`) of each counted block, where it was recorded."""
+        rows = self.db.execute("SELECT digest, ref FROM board_seen WHERE ref IS NOT NULL")
+        return {r["digest"]: r["ref"] for r in rows}
 
     def remember_orphan(self, ref: str, status: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO orphans VALUES (?, ?)", (ref, status))

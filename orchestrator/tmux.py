@@ -42,6 +42,9 @@ _UNFIT = _any(
     + [f"#{{==:#{{pane_current_command}},{shell}}}" for shell in sorted(SHELLS)]
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+# A pane option naming the paste that waits there for its Enter, set by the tmux command that
+# pastes and unset by the one that presses Enter: after a crash it says what the pane got.
+PASTE_TAG = "@orchestrate-paste"
 _buffer_names = itertools.count(1)
 
 
@@ -291,15 +294,19 @@ class Tmux:
         if in_mode == "1":
             self._run("send-keys", "-t", pane_id, "-X", "cancel")
 
-    def _guarded(self, pane_id: str, command: list[str], before: list[str], data: bytes) -> bool:
-        """Run `before` (e.g. load-buffer) and then `command` on the pane in one tmux call,
-        `command` only if the pane is alive, not in copy-mode and not running a shell. True
-        if it ran; False if the pane needs the slow path. Every word is ours: no text from a
-        prompt is ever part of the line (it travels on stdin)."""
+    def _guarded(
+        self, pane_id: str, command: list[str], before: list[str], data: bytes, then: list[str]
+    ) -> bool:
+        """Run `before` (e.g. load-buffer) and then `command` and `then` on the pane in one
+        tmux call, `command` and `then` only if the pane is alive, not in copy-mode and not
+        running a shell (`then` only if `command` worked). True if they ran; False if the pane
+        needs the slow path. Every word is ours: no text from a prompt is ever part of the
+        line (it travels on stdin)."""
         sequence = [*before, ";"] if before else []
         check = ["if-shell", "-F", "-t", pane_id, _UNFIT, "display-message -p unfit"]
+        run = shlex.join(command) + (" ; " + shlex.join(then) if then else "")
         result = subprocess.run(
-            [*self._argv(), *sequence, *check, shlex.join(command)],
+            [*self._argv(), *sequence, *check, run],
             input=data,
             capture_output=True,
             check=False,
@@ -312,35 +319,56 @@ class Tmux:
         return b"unfit" not in result.stdout
 
     def _deliver(
-        self, pane_id: str, command: list[str], before: list[str], data: bytes, what: str
+        self,
+        pane_id: str,
+        command: list[str],
+        before: list[str],
+        data: bytes,
+        what: str,
+        then: list[str] | None = None,
     ) -> None:
         """`command` on the pane the fast way; a pane unfit for it takes the slow path, which
         refuses it (gone, dead, a shell) or takes it out of copy-mode, then tries once more
         (`before` has run already by then)."""
-        if self._guarded(pane_id, command, before, data):
+        if self._guarded(pane_id, command, before, data, then or []):
             return
         self._ready_for_input(pane_id)
-        if not self._guarded(pane_id, command, [], b""):
+        if not self._guarded(pane_id, command, [], b"", then or []):
             raise TmuxError(f"pane {pane_id} cannot take {what}")
 
-    def paste(self, pane_id: str, text: str) -> None:
+    def paste(self, pane_id: str, text: str, tag: str = "") -> None:
         """Put `text` into the pane's input as one bracketed paste. No Enter.
 
         One tmux call loads the buffer from stdin, checks the pane and pastes; a pane that is
         dead, back to a shell or in copy-mode takes the slow path (refused, or taken out of
-        copy-mode first)."""
+        copy-mode first). With `tag`, the same tmux command that pastes records it on the
+        pane (see `pending_paste`)."""
         name = f"orchestrate-{os.getpid()}-{next(_buffer_names)}"
         data = normalize(text).encode("utf-8")
         load = ["load-buffer", "-b", name, "-"]
         paste = ["paste-buffer", "-p", "-d", "-b", name, "-t", pane_id]
+        # the program's pid goes with the tag: a program started again in the pane has not
+        # got the paste, whatever the pane's options say
+        record = ["set-option", "-p", "-F", "-t", pane_id, PASTE_TAG, tag + "|#{pane_pid}"]
         try:
-            self._deliver(pane_id, paste, load, data, "a paste")
+            self._deliver(pane_id, paste, load, data, "a paste", record if tag else None)
         except TmuxError:
             self.server.cmd("delete-buffer", "-b", name)
             raise
 
     def press_enter(self, pane_id: str) -> None:
-        self.send_keys(pane_id, "Enter")
+        """Enter, and in the same tmux command the pane's record of a paste waiting for it
+        goes."""
+        forget = ["set-option", "-p", "-u", "-t", pane_id, PASTE_TAG]
+        self._deliver(pane_id, ["send-keys", "-t", pane_id, "Enter"], [], b"", "keys", forget)
+
+    def pending_paste(self, pane_id: str) -> tuple[str, bool]:
+        """The tag of the last paste into the pane that has had no Enter since ("" if none),
+        and whether the program it went to still runs there (not started again since)."""
+        out = self._run("display-message", "-p", "-t", pane_id, f"#{{{PASTE_TAG}}}|#{{pane_pid}}")
+        recorded, _, now = (out[0] if out else "").rpartition("|")
+        tag, _, pid = recorded.rpartition("|")
+        return tag, pid == now
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
         self._deliver(pane_id, ["send-keys", "-t", pane_id, *keys], [], b"", "keys")

@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from .state import ValidationDone
+from .store import private_dir
 
 TAIL_LINES = 40
 KILL_GRACE = 3.0
 GROUP_SUFFIX = ".pgid"
+RETRY_AFTER = 2.0  # seconds before a validation whose log could not be written runs again
 
 
 def _tail(path: Path, start: int, lines: int = TAIL_LINES) -> str:
@@ -103,8 +105,20 @@ class Validator:
             thread.join(timeout=KILL_GRACE + 2)
 
     def _run(self, task_id: str, attempt: int, commands: tuple[str, ...], timeout: float) -> None:
-        self.logs.mkdir(parents=True, exist_ok=True, mode=0o700)
         log = self.log_path(task_id, attempt)
+        while not self._stopping.is_set():
+            try:
+                self._run_logged(task_id, attempt, commands, timeout, log)
+                return
+            except OSError:
+                # Its log cannot be written (a full or read-only disk): not the work's fault.
+                # The check runs again, from its first command, once the disk takes it.
+                self._stopping.wait(RETRY_AFTER)
+
+    def _run_logged(
+        self, task_id: str, attempt: int, commands: tuple[str, ...], timeout: float, log: Path
+    ) -> None:
+        private_dir(self.logs)
         key = f"{task_id}#{attempt}"
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
@@ -216,9 +230,13 @@ def _start_time(pid: int) -> str | None:
 
 
 def _record_group(path: Path, pid: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(f"{pid} {_start_time(pid) or '?'}\n")
+    """Best effort: on a full disk the command runs unrecorded rather than not at all."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(f"{pid} {_start_time(pid) or '?'}\n")
+    except OSError:
+        path.unlink(missing_ok=True)
 
 
 def _group_alive(pgid: int) -> bool:

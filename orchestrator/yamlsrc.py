@@ -18,7 +18,7 @@ from .errors import ConfigError, Problem
 
 Path_ = tuple[str | int, ...]
 # libyaml's parser when PyYAML was built with it (ten times faster on a 10,000-task queue);
-# the same nodes, marks and errors either way.
+# the same events, marks and errors either way.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -38,12 +38,13 @@ class Located:
 
 
 def load(text: str, file: Path) -> Located:
-    """Parse one YAML document; syntax errors and duplicate keys raise ConfigError."""
+    """Parse one YAML document; syntax errors, duplicate keys and values that cannot be read
+    raise ConfigError (every problem of the file at once where the syntax allows)."""
     try:
         try:
-            node = yaml.compose(text, Loader=_LOADER)
+            out = _Builder(file).build(text, _LOADER)
         except yaml.YAMLError:  # the pure parser says what is wrong in plainer words
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            out = _Builder(file).build(text, yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -57,56 +58,199 @@ def load(text: str, file: Path) -> Located:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, 1, f"not readable as YAML: {exc}")]) from None
-    out = Located(None)
-    if node is None:
-        return out
-    problems: list[Problem] = []
-    budget = [MAX_VALUES]
-    out.data = _convert(node, (), out.lines, file, problems, budget)
-    if problems:
-        raise ConfigError(problems)
     return out
 
 
-_constructor = yaml.SafeLoader("")
 MAX_VALUES = 1_000_000  # aliases can make a small file expand without end ("billion laughs")
+MAX_DEPTH = 100  # under libyaml's own limit, whose error sends us to the slow pure parser
+_RESOLVER: Any = yaml.resolver.Resolver()  # untyped in types-PyYAML
+_MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+_NO_KEY: Any = object()  # a mapping waits for its next key
+_DROP: Any = object()  # the key was refused (reported): its value is read and dropped
+_MERGING: Any = object()  # the key is `<<`: its value's keys go under the mapping's own
 
 
-def _convert(
-    node: yaml.Node,
-    path: Path_,
-    lines: dict[Path_, int],
-    file: Path,
-    problems: list[Problem],
-    budget: list[int],
-) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        where = node.start_mark.line + 1
-        raise ConfigError(
-            [Problem(file, where, f"more than {MAX_VALUES:,} values (aliases expanding?)")]
-        )
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _constructor.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, str | int):
-                problems.append(Problem(file, line, f"a key must be text, not {key!r}"))
-                continue
-            if key in result:
-                problems.append(Problem(file, line, f"duplicate key {key!r}: keep only one"))
-                continue
-            lines[(*path, key)] = line
-            result[key] = _convert(value_node, (*path, key), lines, file, problems, budget)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _convert(item, (*path, index), lines, file, problems, budget)
-            for index, item in enumerate(node.value)
-        ]
-    return _constructor.construct_object(node, deep=True)
+@dataclass(eq=False)
+class _Open:
+    """A mapping or a sequence being read."""
+
+    value: dict[Any, Any] | list[Any]
+    path: Path_ | None  # None: inside a key or a dropped value (no lines recorded)
+    line: int
+    anchor: str | None
+    counted: int  # values counted before it opened (its size, for its aliases)
+    key: Any = _NO_KEY
+    key_line: int = 0
+    merged: list[tuple[dict[Any, Any], int]] = field(default_factory=list)  # with their lines
+
+
+class _Builder:
+    """Plain data and the line of each key path, built from the parser's events as they
+    come: no node tree is kept (it took 40 MB, and as many again after each reload of a
+    10,000-task file while the cache of a shared constructor held every tree ever read).
+    An alias gives the anchor's value itself, not a copy; it counts all the values it
+    stands for, so that an alias bomb is refused before anyone walks it."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[Problem] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.open: list[_Open] = []
+        self.counted = 0
+        self.documents = 0
+        self.root: Any = None
+        # A constructor of this load alone, for the scalars (it caches what it builds).
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, text: str, loader: Any) -> Located:
+        for event in yaml.parse(text, Loader=loader):
+            self.feed(event)
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Located(self.root, self.lines)
+
+    def feed(self, event: yaml.Event) -> None:
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.ScalarEvent):
+            self._count(1, line)
+            value, tag = self._scalar(event, line)
+            if event.anchor is not None:
+                self.anchors[event.anchor] = (value, 1)
+            self._place(value, line, merge=tag == _MERGE)
+        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            self._count(1, line)
+            if len(self.open) >= MAX_DEPTH:
+                raise ConfigError(
+                    [Problem(self.file, line, f"nested more than {MAX_DEPTH} levels deep")]
+                )
+            empty: dict[Any, Any] | list[Any] = (
+                {} if isinstance(event, yaml.MappingStartEvent) else []
+            )
+            opened = _Open(empty, self._next_path(), line, event.anchor, self.counted - 1)
+            self.open.append(opened)
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            done = self.open.pop()
+            value = done.value
+            if isinstance(value, dict) and done.merged:
+                value = self._merge(done, value)
+            if done.anchor is not None:
+                self.anchors[done.anchor] = (value, self.counted - done.counted)
+            self._place(value, done.line)
+        elif isinstance(event, yaml.AliasEvent):
+            name = event.anchor
+            if name not in self.anchors:
+                inside = any(o.anchor == name for o in self.open)
+                what = (
+                    f"alias *{name} inside its own anchor &{name}"
+                    if inside
+                    else f"found undefined alias {name!r}"
+                )
+                raise ConfigError([Problem(self.file, line, f"YAML syntax: {what}")])
+            value, size = self.anchors[name]
+            self._count(size, line)
+            self._place(value, line)
+        elif isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise ConfigError(
+                    [Problem(self.file, line, "YAML syntax: a second document (---): keep one")]
+                )
+
+    def _count(self, values: int, line: int) -> None:
+        self.counted += values
+        if self.counted > MAX_VALUES:
+            raise ConfigError(
+                [Problem(self.file, line, f"more than {MAX_VALUES:,} values (aliases expanding?)")]
+            )
+
+    def _scalar(self, event: yaml.ScalarEvent, line: int) -> tuple[Any, str]:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag in (_STR, _MERGE):  # most values: the text itself
+            return event.value, tag
+        node = yaml.ScalarNode(tag, event.value, None, None, event.style)
+        try:
+            return self.constructor.construct_object(node, deep=True), tag
+        except (yaml.constructor.ConstructorError, ValueError) as exc:
+            if tag not in self.constructor.yaml_constructors:
+                why = f"unknown tag {tag!r}: remove it"
+            else:
+                kind = tag.rsplit(":", 1)[-1]
+                why = f"{event.value!r} is not a valid {kind} ({exc}): quote it to keep it as text"
+            self.problems.append(Problem(self.file, line, why))
+            return None, tag
+        finally:
+            self.constructor.constructed_objects.pop(node, None)
+
+    def _next_path(self) -> Path_ | None:
+        """The key path of the value that comes next (None: lines not recorded)."""
+        if not self.open:
+            return ()
+        top = self.open[-1]
+        if top.path is None:
+            return None
+        if isinstance(top.value, list):
+            return (*top.path, len(top.value))
+        if top.key is _NO_KEY or top.key is _DROP or top.key is _MERGING:
+            return None
+        return (*top.path, top.key)
+
+    def _place(self, value: Any, line: int, merge: bool = False) -> None:
+        if not self.open:
+            self.root = value
+            self.lines.setdefault((), line)
+            return
+        top = self.open[-1]
+        if isinstance(top.value, list):
+            if top.path is not None:
+                self.lines.setdefault((*top.path, len(top.value)), line)
+            top.value.append(value)
+        elif top.key is _NO_KEY:
+            top.key, top.key_line = self._key(top, value, line, merge), line
+        else:
+            key, top.key = top.key, _NO_KEY
+            if key is _MERGING:
+                self._to_merge(top, value)
+            elif key is not _DROP:
+                if top.path is not None:
+                    self.lines[(*top.path, key)] = top.key_line
+                top.value[key] = value
+
+    def _key(self, top: _Open, key: Any, line: int, merge: bool) -> Any:
+        if merge:
+            return _MERGING
+        if not isinstance(key, str | int):
+            self.problems.append(Problem(self.file, line, f"a key must be text, not {key!r}"))
+            return _DROP
+        if key in top.value:
+            self.problems.append(Problem(self.file, line, f"duplicate key {key!r}: keep only one"))
+            return _DROP
+        return key
+
+    def _to_merge(self, top: _Open, value: Any) -> None:
+        """`<<: *base` or `<<: [*a, *b]`: the keys the mapping does not set itself (the
+        first mapping listed wins), as PyYAML's safe_load does."""
+        merged = value if isinstance(value, list) else [value]
+        if not all(isinstance(m, dict) for m in merged):
+            self.problems.append(
+                Problem(self.file, top.key_line, "`<<` merges a mapping or a list of mappings")
+            )
+            return
+        top.merged += [(m, top.key_line) for m in merged]
+
+    def _merge(self, done: _Open, own: dict[Any, Any]) -> dict[Any, Any]:
+        value: dict[Any, Any] = {}
+        for mapping, line in done.merged:
+            for key, item in mapping.items():
+                if key not in own and key not in value:
+                    value[key] = item
+                    if done.path is not None:
+                        self.lines.setdefault((*done.path, key), line)
+        value.update(own)
+        return value
 
 
 def dump(data: Any) -> str:

@@ -103,14 +103,20 @@ class Workspace:
         delay: float = 0.3,
         write: str = "append",
         extra: dict[str, list[str]] | None = None,
+        echo: str = "full",
+        profile: str = "sim",
     ) -> None:
+        """Simulated agents; `echo` is what their input line shows of a paste (full,
+        placeholder, none), `profile` the one the daemon reads their screens with."""
         self.logs.mkdir(exist_ok=True)
         agents = {}
         for name in names:
             args = ["--log", str(self.logs / f"{name}.jsonl"), *(extra or {}).get(name, [])]
+            if echo != "full":
+                args += ["--echo", echo]
             agents[name] = {
                 "command": demo_sim(name, self.board, delay, write, *args),
-                "profile": "sim",
+                "profile": profile,
             }
         self.write_config(agents)
 

@@ -1,7 +1,9 @@
 """The board reader against a model (hypothesis stateful testing): any sequence of appends
 split at any byte (inside UTF-8 characters, inside headers), rename-replace saves, rewrites
-by a person, truncations, deletions and re-creations, with daemon restarts in between.
-Every block written is emitted exactly once; none is invented.
+by a person, a person's edits of counted blocks (alone, or in the same save as an agent's
+next block for that task), truncations, deletions and re-creations, settle reads at any
+moment, with daemon restarts in between. Every block written is emitted exactly once; none
+is invented, and an edit is never emitted.
 
 A block is read before the file is truncated or deleted (the daemon reads on the watcher's
 event, within milliseconds); a block destroyed before any read cannot be seen by anyone.
@@ -52,9 +54,12 @@ class BoardModel(RuleBasedStateMachine):
     def teardown(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _block(self, status: str, data: list[tuple[str, str]], eol: str) -> bytes:
-        self.count += 1
-        ref = f"T-{self.count}"
+    def _block(
+        self, status: str, data: list[tuple[str, str]], eol: str, ref: str | None = None
+    ) -> bytes:
+        if ref is None:
+            self.count += 1
+            ref = f"T-{self.count}"
         self.written[f"TODO-{ref}"] += 1
         lines = [f"### TODO-{ref}: {status} ✅", *(f"**{n}**: {v}" for n, v in data)]
         return (eol.join(lines) + eol + eol).encode("utf-8")
@@ -125,13 +130,70 @@ class BoardModel(RuleBasedStateMachine):
     def recreate(self) -> None:
         self.board.write_text(HEADER, encoding="utf-8")
 
+    def _counted_on_board(self) -> list[str]:
+        """Refs of tasks whose every block was emitted and whose first block is on the board."""
+        text = self.board.read_bytes() if self.board.exists() else b""
+        return sorted(
+            ref
+            for ref, n in self.emitted.items()
+            if n == self.written[ref] and f"### {ref}: ".encode() in text
+        )
+
+    def _edit(self, text: bytes, ref: str, how: str) -> bytes:
+        """A person's edit of the first block of `ref`: a word added, or a field added."""
+        start = text.index(f"### {ref}: ".encode())
+        eol = text.index(b"\n", start)
+        cut = eol - 1 if text[eol - 1 : eol] == b"\r" else eol
+        if how == "word":
+            return text[:cut] + b" (typo fixed)" + text[cut:]
+        return (
+            text[: eol + 1] + b"**Note**: added by a person" + text[cut : eol + 1] + text[eol + 1 :]
+        )
+
+    def _save(self, data: bytes, by_rename: bool) -> None:
+        if by_rename:
+            tmp = self.dir / "CLAUDE.md.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, self.board)
+        else:
+            self.board.write_bytes(data)
+
+    @precondition(lambda self: not self.partial and bool(self._counted_on_board()))
+    @rule(data=st.data(), how=st.sampled_from(["word", "field"]), by_rename=st.booleans())
+    def a_person_edits_a_counted_block(
+        self, data: st.DataObject, how: str, by_rename: bool
+    ) -> None:
+        ref = data.draw(st.sampled_from(self._counted_on_board()))
+        self._save(self._edit(self.board.read_bytes(), ref, how), by_rename)
+
+    @precondition(lambda self: not self.partial and bool(self._counted_on_board()))
+    @rule(
+        data=st.data(),
+        status=st.sampled_from(["COMPLETED", "FAILED"]),
+        fields_=fields,
+        how=st.sampled_from(["word", "field"]),
+    )
+    def an_edit_and_the_next_attempts_report_in_one_save(
+        self, data: st.DataObject, status: str, fields_: list[tuple[str, str]], how: str
+    ) -> None:
+        """Claude Code's Write: an old block of the task edited, its new report appended."""
+        ref = data.draw(st.sampled_from(self._counted_on_board()))
+        edited = self._edit(self.board.read_bytes(), ref, how)
+        self._save(edited + self._block(status, fields_, "\n", ref.removeprefix("TODO-")), True)
+
     @rule()
     def read(self) -> None:
         self._read()
 
     @rule()
+    def settle(self) -> None:
+        """The daemon's settle timer, at any moment (a writer pausing mid-block included)."""
+        self._read(final=True)
+
+    @rule()
     def restart_the_daemon(self) -> None:
-        self.reader = BoardReader(self.board, self.reader.state, self.reader.seen.copy())
+        r = self.reader
+        self.reader = BoardReader(self.board, r.state, r.seen.copy(), dict(r.refs))
 
     @invariant()
     def nothing_invented_nothing_twice(self) -> None:

@@ -367,3 +367,52 @@ def test_a_killed_cli_is_gone_and_restarted_with_its_task(
     assert prompts(offline) == Counter({"[orchestrate KR-1 #1]": 1, "[orchestrate KR-1 #2]": 1})
     log = ws.cli("logs").stdout
     assert "agent is gone (its program exited)" in log and "(restart 1;" in log
+
+
+def server_log(log: Path) -> list[dict[str, object]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_the_next_prompt_waits_until_the_turn_has_ended(
+    workspace: Workspace, offline: Path, cli: tuple[str, Path]
+) -> None:
+    """The model writes the report with a tool call and then streams its answer for about
+    2.4 s (Codex 0.169 shows no busy line meanwhile): each next prompt reaches the model only
+    after the whole answer was streamed. Three tasks, so that the second turn runs with the
+    first turn's end-of-turn line still on the screen."""
+    ws = workspace
+    configure(ws, cli)
+    ids = ["ST-1", "ST-2", "ST-3"]
+    ws.write_queue(
+        "q.yaml",
+        [
+            {
+                "id": task,
+                "agent": "agent",
+                "prompt": "ANSWER AT LENGTH: append the report, then sum up what you did.",
+                **({"after": [ids[i - 1]]} if i else {}),
+            }
+            for i, task in enumerate(ids)
+        ],
+    )
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert ws.statuses() == dict.fromkeys(ids, "done")
+
+    def events() -> list[str]:
+        return [
+            str(r["event"]) + (f" {r['marker']}" if "marker" in r else "")
+            for r in server_log(offline)
+            if r["event"] in ("prompt", "answer-start", "answer-end", "answer-cut")
+        ]
+
+    # the daemon is done once ST-3 reported; the CLI goes on streaming ST-3's answer
+    wait_until(lambda: len(events()) >= 3 * len(ids), 30, "the last answer streamed")
+    # every answer streamed whole before the next prompt came, and nothing was cut off
+    assert events() == [
+        line
+        for task in ids
+        for line in (f"prompt [orchestrate {task} #1]", "answer-start", "answer-end")
+    ], events()

@@ -15,8 +15,11 @@ from orchestrator.screen import (
     STARTING,
     UNKNOWN,
     WAITING,
+    Reading,
     classify,
+    output_still,
     profile_for,
+    turn_over,
 )
 
 RULE = "─" * 60
@@ -183,3 +186,150 @@ def test_a_text_is_held_while_its_marker_or_a_placeholder_shows_and_the_agent_is
     assert not classify(f"> {mark}\n✻ Working… (esc to interrupt)", sim).holds(mark)  # busy
     claude = profile_for(agent("claude"))
     assert classify(f"{RULE}\n❯\xa0[Pasted text #1 +40 lines]\n{RULE}", claude).holds(mark)
+
+
+# Codex 0.169.0's screen, as measured (docs/AGENT_CLIS.md): no busy line while it streams the
+# answer that follows the report; "Worked for" when the turn ends.
+CODEX_FOOT = "\n\n› Ask Codex to do anything\n\n  fake-model default · /ws · Task\n  ← for agents"
+CODEX_TURN_1 = (
+    "  >_ OpenAI Codex (v0.169.0)\n\n› [orchestrate ST-1 #1] Measure\n\n"
+    "• Ran printf '%s\\n' '### TODO-ST-1: COMPLETED ✅' >> CLAUDE.md\n  └ (no output)\n\n"
+    "• Done: the report is on the board.\n  Summary line 2 of 12: what was done.\n"
+)
+CODEX_END_1 = CODEX_TURN_1 + "  Summary line 12 of 12: what was done.\n\n  Worked for 2s • 21:48\n"
+CODEX_TURN_2 = (
+    CODEX_END_1 + "\n\n› [orchestrate ST-2 #1] Measure\n\n• Ran printf >> CLAUDE.md\n\n"
+    "• Done: the report is on the board.\n"
+)
+CODEX_END_2 = CODEX_TURN_2 + "  Summary line 12 of 12: what was done.\n\n  Worked for 2s • 21:49\n"
+# Claude Code 2.1.330: its busy line holds while it streams; "✻ <verb> for Ns" ends the turn
+CLAUDE_BOX = f"{RULE}\n❯\xa0\n{RULE}\n  ⏵⏵ bypass permissions on (shift+tab to cycle)"
+CLAUDE_END_1 = (
+    "❯ [orchestrate ST-1 #1] Measure\n\n● Done: the report is on the board.\n\n"
+    "✻ Cogitated for 3s · done 9:51 PM\n\n"
+)
+CLAUDE_TURN_2 = (
+    CLAUDE_END_1 + "❯ [orchestrate ST-2 #1] Measure\n\n● Done: the report is on the board.\n"
+)
+
+
+class Turn(NamedTuple):
+    test_id: str
+    profile: str
+    screen: str
+    state: str
+    ended: bool
+
+
+TURNS = [
+    Turn(
+        "codex streams after its report: idle, not ended",
+        "codex",
+        CODEX_TURN_1 + CODEX_FOOT,
+        IDLE,
+        False,
+    ),
+    Turn("codex worked-for ends the turn", "codex", CODEX_END_1 + CODEX_FOOT, IDLE, True),
+    Turn(
+        "codex: the first turn's line does not end the second",
+        "codex",
+        CODEX_TURN_2 + CODEX_FOOT,
+        IDLE,
+        False,
+    ),
+    Turn("codex second turn ended", "codex", CODEX_END_2 + CODEX_FOOT, IDLE, True),
+    Turn(
+        "codex working over an old line",
+        "codex",
+        CODEX_END_1 + "• Working (0s • esc to interrupt)" + CODEX_FOOT,
+        BUSY,
+        True,
+    ),
+    Turn("claude turn ended", "claude", CLAUDE_END_1 + CLAUDE_BOX, IDLE, True),
+    Turn(
+        "claude turn ended, a notice under its line",
+        "claude",
+        CLAUDE_END_1 + "     tmux focus-events off · add 'set -g focus-events on'\n" + CLAUDE_BOX,
+        IDLE,
+        True,
+    ),
+    Turn(
+        "claude: the first turn's line does not end the second",
+        "claude",
+        CLAUDE_TURN_2 + "\n" + CLAUDE_BOX,
+        IDLE,
+        False,
+    ),
+    Turn(
+        "sim reported",
+        "sim",
+        "● received [orchestrate A #1] (90 chars)\n✓ reported ### TODO-A\n> ",
+        IDLE,
+        True,
+    ),
+    Turn("sim silent", "sim", "● received x (9 chars)\n○ done, nothing reported\n> ", IDLE, True),
+    Turn(
+        "sim: an old report line above a new prompt",
+        "sim",
+        "✓ reported ### TODO-A\n● received [orchestrate B #1] (90 chars)\n> ",
+        IDLE,
+        False,
+    ),
+    Turn(
+        "gemini draws no end line", "gemini", " >   Type your message or @path/to/file", IDLE, False
+    ),
+]
+
+
+@pytest.mark.parametrize("case", TURNS, ids=[c.test_id for c in TURNS])
+def test_the_end_of_the_latest_turn_is_read(case: Turn) -> None:
+    reading = classify(case.screen, profile_for(agent(case.profile)))
+    assert (reading.state, reading.ended) == (case.state, case.ended)
+
+
+class Rule(NamedTuple):
+    test_id: str
+    reading: Reading
+    still: float
+    over: bool
+
+
+RULES = [
+    Rule("idle and its end line shows: at once", Reading(IDLE, ended=True), 0.0, True),
+    Rule("idle, no end line, still too short", Reading(IDLE), 2.9, False),
+    Rule("idle, no end line, still for quiet", Reading(IDLE), 3.0, True),
+    Rule("busy, whatever else", Reading(BUSY, ended=True), 60.0, False),
+    Rule("a dialog is no end of turn", Reading(WAITING, ended=True), 60.0, False),
+    Rule("an unknown screen is no end of turn", Reading(UNKNOWN), 60.0, False),
+    Rule("starting is no end of turn", Reading(STARTING), 60.0, False),
+]
+
+
+@pytest.mark.parametrize("case", RULES, ids=[c.test_id for c in RULES])
+def test_a_prompt_goes_only_once_the_turn_is_over(case: Rule) -> None:
+    codex = profile_for(agent("codex"))
+    assert codex.quiet == 3.0
+    assert turn_over(case.reading, case.still, codex) == case.over
+
+
+def test_output_is_still_from_the_end_of_the_second_tmux_names() -> None:
+    # window_activity 100 means a last output in [100, 101): still for at least now - 101
+    assert output_still(100.0, 100.5) == 0.0
+    assert output_still(100.0, 101.0) == 0.0
+    assert output_still(100.0, 103.25) == 2.25
+
+
+def test_quiet_and_turn_end_are_overridden_in_orchestrate_yaml(tmp_path: Path) -> None:
+    (tmp_path / "queues").mkdir()
+    (tmp_path / "orchestrate.yaml").write_text(
+        "agents:\n"
+        "  mine:\n"
+        "    profile: generic\n"
+        "    submit: {quiet: 2.5}\n"
+        "    screen:\n"
+        "      turn_end: ['^DONE$']\n"
+    )
+    profile = profile_for(config.load_settings(tmp_path).agents[0])
+    assert profile.quiet == 2.5 and profile.reads_screen
+    assert classify("DONE", profile).ended
+    assert profile_for(agent("generic")).quiet == 0.0  # generic: as fast as before by default

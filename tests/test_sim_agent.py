@@ -1,13 +1,24 @@
-"""The simulated agent's reports (the tmux behaviour is covered in test_tmux and end to end)."""
+"""The simulated agent's reports and input line (the tmux behaviour is covered in test_tmux and
+end to end)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from orchestrator.board import parse_blocks
 from orchestrator.config import load_settings
 from orchestrator.prompt import render
-from orchestrator.sim_agent import SimOptions, report_for, write_report
+from orchestrator.sim_agent import (
+    PASTE_END,
+    PASTE_START,
+    SimAgent,
+    SimOptions,
+    report_for,
+    write_report,
+)
 
 from .test_prompt import a_task
 
@@ -54,3 +65,54 @@ def test_write_modes(tmp_path: Path) -> None:
     assert board.stat().st_ino != inode
     write_report(board, "### TODO-C: COMPLETED\n**X**: 1\n\n", "split")
     assert [b.ref for b in parse_blocks(board.read_text())] == ["TODO-A", "TODO-B", "TODO-C"]
+
+
+PASTED = "[orchestrate X-1 #1] title\nline two\nline three"
+
+
+def pasted(text: str) -> bytes:
+    return PASTE_START + text.encode() + PASTE_END
+
+
+@pytest.mark.parametrize(
+    ("echo", "line"),
+    [
+        ("full", "> [orchestrate X-1 #1] title  [+2 lines]"),
+        ("placeholder", "> [Pasted text #1 +2 lines]"),
+        ("none", "> "),
+    ],
+)
+def test_the_input_line_shows_a_paste_as_the_echo_says(
+    tmp_path: Path, echo: str, line: str
+) -> None:
+    log = tmp_path / "a.jsonl"
+    agent = SimAgent(SimOptions("a", tmp_path / "b.md", log=log, echo=echo))
+    agent.feed(pasted(PASTED))
+    assert agent.status_line() == line
+    agent.feed(b"\r")  # whatever the screen showed, the log has the text as it arrived
+    (record,) = [json.loads(x) for x in log.read_text().splitlines()]
+    assert (record["event"], record["marker"], record["text"]) == (
+        "received",
+        "[orchestrate X-1 #1]",
+        PASTED,
+    )
+
+
+def test_a_placeholder_is_numbered_deleted_whole_and_short_pastes_show_as_text(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "a.jsonl"
+    agent = SimAgent(SimOptions("a", tmp_path / "b.md", log=log, echo="placeholder"))
+    agent.feed(pasted("one line"))
+    assert agent.status_line() == "> one line"
+    agent.feed(pasted("a\nb"))
+    assert agent.status_line() == "> one line[Pasted text #2 +1 lines]"
+    agent.feed(b"\x7f")  # backspace takes the whole paste, as in Claude Code
+    assert agent.status_line() == "> one line"
+    agent.feed(b"\x03" + b"\r")  # cleared, then an empty submit: ignored
+    assert not log.exists()
+    agent.feed(PASTE_START + b"c\nd")  # a paste that comes in two reads is one paste
+    agent.feed(b"\ne" + PASTE_END)
+    assert agent.status_line() == "> [Pasted text #3 +2 lines]"
+    agent.feed(b"\r")
+    assert json.loads(log.read_text())["text"] == "c\nd\ne"

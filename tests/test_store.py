@@ -7,7 +7,7 @@ from pathlib import Path
 
 from orchestrator.board import ReaderState
 from orchestrator.state import TaskState
-from orchestrator.store import FIELDS, PASTED, SENDING, SENT, Store
+from orchestrator.store import FIELDS, PASTED, SCHEMA_VERSION, SENDING, SENT, Store
 
 from .test_scheduler import task
 
@@ -104,4 +104,4 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert (t.id, t.status, t.attempts, t.feedback) == ("T", "dispatched", 1, "")
     (attempt,) = store.unfinished_attempts()
     assert (attempt.kind, attempt.stage) == ("prompt", "pasted")
-    assert store.get_meta("schema") == "2"
+    assert store.get_meta("schema") == str(SCHEMA_VERSION)

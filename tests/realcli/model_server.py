@@ -4,7 +4,14 @@ calls it, the OpenAI Responses API as Codex calls it, the Gemini API as Gemini C
 and the OpenAI Chat Completions API as qwen-code calls it: a prompt that carries an
 orchestrate marker is answered with one call of the CLI's shell tool that appends the report
 block the prompt asks for; the tool's result with a short text.
-Every prompt it is given is logged as a JSON line, so that tests can count deliveries.
+Every prompt it is given is logged as a JSON line (with its time), so that tests can count
+deliveries.
+
+A prompt that says ANSWER AT LENGTH gets, after its tool call wrote the report, a final
+answer streamed slowly (SLOW_LINES lines, one every SLOW_EVERY seconds: about 2.4 s), as a
+real model goes on answering after it reported; `answer-start` and `answer-end` are logged
+around it, or `answer-cut` if the CLI hung up before the end (a prompt typed into the running
+turn cut it off).
 
 Usage: python model_server.py PORT LOG
 With MODEL_SERVER_DUMP=FILE it also appends every request body to FILE: how to learn what a
@@ -21,11 +28,25 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MARKER = re.compile(r"\[orchestrate [A-Za-z0-9][A-Za-z0-9_.-]* #\d+(?: fields)?\]")
 _ids = itertools.count(1)
+SLOW = b"ANSWER AT LENGTH"
+SLOW_LINES = 12
+SLOW_EVERY = 0.2
+STOPPED = {"finishReason": "STOP", "index": 0}
+DONE = "Done: the report is on the board."
+
+
+def slow_pieces() -> list[str]:
+    """The pieces of a long final answer, streamed SLOW_EVERY seconds apart."""
+    return [DONE + "\n"] + [
+        f"Summary line {i} of {SLOW_LINES}: what was done, and what is left.\n"
+        for i in range(2, SLOW_LINES + 1)
+    ]
 
 
 def _texts(content: Any) -> list[str]:
@@ -82,7 +103,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def _log(self, record: dict[str, Any]) -> None:
         with open(self.log_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write(json.dumps({"ts": time.time(), **record}, ensure_ascii=False) + "\n")
+
+    def _slowly(self, send: Callable[[str], None]) -> None:
+        """Stream the long final answer piece by piece through `send`, logging its start and
+        its end, or that the CLI hung up in the middle."""
+        self._log({"event": "answer-start"})
+        try:
+            for i, piece in enumerate(slow_pieces()):
+                if i:
+                    time.sleep(SLOW_EVERY)
+                send(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            self._log({"event": "answer-cut"})
+            raise
+        self._log({"event": "answer-end"})
 
     def do_HEAD(self) -> None:
         self.send_response(200)
@@ -100,6 +135,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length", 0))
         raw = self.rfile.read(length) or b"{}"
         body = json.loads(raw)
+        self.slow = SLOW in raw
         if os.environ.get("MODEL_SERVER_DUMP"):
             with open(os.environ["MODEL_SERVER_DUMP"], "ab") as dump:
                 dump.write(raw + b"\n")
@@ -145,11 +181,11 @@ class Handler(BaseHTTPRequestHandler):
                 blocks = [{"type": "text", "text": "Nothing to report."}]
         elif is_result:
             self._log({"event": "tool-result"})
-            blocks = [{"type": "text", "text": "Done: the report is on the board."}]
+            blocks = [{"type": "text", "text": DONE}]
         else:
             blocks = [{"type": "text", "text": "Task"}]
         if body.get("stream"):
-            self._stream(blocks, stop)
+            self._stream(blocks, stop, slow=self.slow and is_result)
         else:
             self._json(
                 {
@@ -204,7 +240,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             if is_result:
                 self._log({"event": "tool-result"})
-            text = "Done: the report is on the board." if is_result else '{"title": "Task"}'
+            slow = self.slow and is_result
+            text = "".join(slow_pieces()) if slow else DONE if is_result else '{"title": "Task"}'
             output = [
                 {
                     "type": "message",
@@ -243,7 +280,27 @@ class Handler(BaseHTTPRequestHandler):
             }
         )
         for index, item in enumerate(output):
-            event({"type": "response.output_item.added", "output_index": index, "item": item})
+            if item["type"] == "message" and self.slow and is_result:
+                event(
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": index,
+                        "item": {**item, "status": "in_progress", "content": []},
+                    }
+                )
+                self._slowly(
+                    lambda piece, index=index, item=item: event(
+                        {
+                            "type": "response.output_text.delta",
+                            "item_id": item["id"],
+                            "output_index": index,
+                            "content_index": 0,
+                            "delta": piece,
+                        }
+                    )
+                )
+            else:
+                event({"type": "response.output_item.added", "output_index": index, "item": item})
             event({"type": "response.output_item.done", "output_index": index, "item": item})
         event({"type": "response.completed", "response": response})
 
@@ -281,7 +338,7 @@ class Handler(BaseHTTPRequestHandler):
             elif "[SUGGESTION MODE" in prompt:  # qwen-code's guess at what the user types next
                 text = "Run the tests"
             else:
-                text = "Done: the report is on the board." if is_result else "Task"
+                text = DONE if is_result else "Task"
             delta = {"role": "assistant", "content": text}
         chunk = {
             "id": f"chatcmpl-{next(_ids)}",
@@ -306,12 +363,24 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.end_headers()
-        for choice in (
-            {"index": 0, "delta": delta, "finish_reason": None},
-            {"index": 0, "delta": {}, "finish_reason": finish},
-        ):
-            data = {**chunk, "choices": [choice]}
-            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+
+        def send(choice: dict[str, Any]) -> None:
+            self.wfile.write(f"data: {json.dumps({**chunk, 'choices': [choice]})}\n\n".encode())
+            self.wfile.flush()
+
+        if self.slow and is_result:
+            self._slowly(
+                lambda piece: send(
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": piece},
+                        "finish_reason": None,
+                    }
+                )
+            )
+        else:
+            send({"index": 0, "delta": delta, "finish_reason": None})
+        send({"index": 0, "delta": {}, "finish_reason": finish})
         self.wfile.write(
             f"data: {json.dumps({**chunk, 'choices': [], 'usage': usage})}\n\n".encode()
         )
@@ -340,7 +409,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             if is_result:
                 self._log({"event": "tool-result"})
-            reply = [{"text": "Done: the report is on the board." if is_result else "Task"}]
+            reply = [{"text": DONE if is_result else "Task"}]
         answer = {
             "candidates": [
                 {"content": {"role": "model", "parts": reply}, "finishReason": "STOP", "index": 0}
@@ -357,8 +426,24 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.end_headers()
-        self.wfile.write(f"data: {json.dumps(answer)}\n\n".encode())
-        self.wfile.flush()
+
+        def send(obj: dict[str, Any]) -> None:
+            self.wfile.write(f"data: {json.dumps(obj)}\n\n".encode())
+            self.wfile.flush()
+
+        if self.slow and is_result:
+            # one piece per chunk; only the last says STOP and carries the usage
+            last = slow_pieces()[-1]
+
+            def piece_of(text: str) -> dict[str, Any]:
+                parts = {"role": "model", "parts": [{"text": text}]}
+                if text == last:
+                    return {**answer, "candidates": [{"content": parts, **STOPPED}]}
+                return {"candidates": [{"content": parts, "index": 0}]}
+
+            self._slowly(lambda piece: send(piece_of(piece)))
+        else:
+            send(answer)
 
     def _json(self, obj: Any) -> None:
         data = json.dumps(obj).encode()
@@ -368,7 +453,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _stream(self, blocks: list[dict[str, Any]], stop: str) -> None:
+    def _stream(self, blocks: list[dict[str, Any]], stop: str, slow: bool = False) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
@@ -405,10 +490,22 @@ class Handler(BaseHTTPRequestHandler):
                 "content_block_start",
                 {"type": "content_block_start", "index": index, "content_block": start},
             )
-            event(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": index, "delta": delta},
-            )
+            if slow and block["type"] == "text":
+                self._slowly(
+                    lambda piece, index=index: event(
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": index,
+                            "delta": {"type": "text_delta", "text": piece},
+                        },
+                    )
+                )
+            else:
+                event(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
             event("content_block_stop", {"type": "content_block_stop", "index": index})
         event(
             "message_delta",
