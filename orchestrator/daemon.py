@@ -13,7 +13,7 @@ import os
 import queue
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,30 +118,38 @@ class Daemon:
             with self._atomic():
                 self.store.set_meta("started", repr(self.started))
             self._startup()
-            self.watcher = Watcher(
-                self.settings.board,
-                self.settings.queues,
-                self.settings.state_dir / CONTROL_FILE,
-                self.events.put,
-            )
-            self.watcher.start()
-            # A write between the startup read and the watch is caught here.
-            self.events.put(BoardChanged())
+            self._watch()
             return self._loop()
         finally:
             if self.watcher is not None:
                 self.watcher.stop()
                 self.watcher = None
             self.validator.stop()
-            self._journal("daemon-stop", "daemon stopped")
+            # A state database that cannot be written (said already) does not keep the
+            # daemon from stopping cleanly.
+            with suppress(StateError):
+                self._journal("daemon-stop", "daemon stopped")
             if self.notifier is not None:
                 self.notifier.stop()
-            self._publish(running=False)
+            with suppress(StateError):
+                self._publish(running=False)
             try:
                 self._check_state()  # a folder deleted in the last second: kept all the same
             finally:
                 self.store.close()
                 self.lock.release()
+
+    def _watch(self) -> None:
+        """Watch the board, the queue files and the control file; a write between the last
+        read and the watch is caught by the read this asks for."""
+        self.watcher = Watcher(
+            self.settings.board,
+            self.settings.queues,
+            self.settings.state_dir / CONTROL_FILE,
+            self.events.put,
+        )
+        self.watcher.start()
+        self.events.put(BoardChanged())
 
     def _check_state(self) -> None:
         """At each tick, before agents are looked at: is `.orchestrate/` still the one this
@@ -167,14 +175,7 @@ class Daemon:
             self._journal("state-restored", found.message)
             if self.watcher is not None:  # its watch on the old folder went with it
                 self.watcher.stop()
-                self.watcher = Watcher(
-                    self.settings.board,
-                    self.settings.queues,
-                    self.settings.state_dir / CONTROL_FILE,
-                    self.events.put,
-                )
-                self.watcher.start()
-                self.events.put(BoardChanged())
+                self._watch()
                 self.events.put(QueuesChanged(str(self.settings.queues)))
         if not self.guard.replaced:
             try:
@@ -388,7 +389,7 @@ class Daemon:
         try:
             result = self.reader.read(final=final)
         except BoardNotAFile as exc:
-            self._trouble("board", str(exc))
+            self._trouble("board", f"{exc}; will retry")
             return None
         except OSError as exc:
             self._trouble("board", f"cannot read {self.settings.board}: {exc}; will retry")

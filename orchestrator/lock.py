@@ -39,18 +39,10 @@ class Lock:
             fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
             raise StateError(f"cannot lock the workspace {folder}: {exc}") from exc
-        deadline = time.monotonic() + _PROBE_GRACE
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() < deadline:
-                    time.sleep(0.02)
-                    continue
-                os.close(fd)
-                pid = holder(self.path)
-                raise AlreadyRunning(self.path, pid if pid and pid > 0 else None) from None
+        if not _flock_within(fd, _PROBE_GRACE):
+            os.close(fd)
+            pid = holder(self.path)
+            raise AlreadyRunning(self.path, pid if pid and pid > 0 else None)
         self._fd = fd
         try:
             self.mark()
@@ -135,21 +127,27 @@ def launching(state_dir: Path, timeout: float = 60.0) -> Iterator[None]:
     private_dir(state_dir)
     fd = os.open(state_dir / "launch.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StateError(
-                        f"another `orchestrate start --detach` has held {state_dir}/launch.lock "
-                        f"for {timeout:.0f} s; try again once it has finished"
-                    ) from None
-                time.sleep(0.05)
+        if not _flock_within(fd, timeout):
+            raise StateError(
+                f"another `orchestrate start --detach` has held {state_dir}/launch.lock "
+                f"for {timeout:.0f} s; try again once it has finished"
+            )
         yield
     finally:
         os.close(fd)
+
+
+def _flock_within(fd: int, seconds: float) -> bool:
+    """Take an exclusive flock on `fd`, trying for up to `seconds`; False if held still."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
 
 def touch_private(path: Path) -> None:

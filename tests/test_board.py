@@ -828,7 +828,7 @@ def test_a_fifo_as_the_board_is_refused_and_sigterm_stops_the_daemon(
             daemon.kill()
             daemon.wait(timeout=20)
     (error,) = messages_of(ws, "board-error")
-    assert error == f"{ws.board} is a FIFO, not a regular file: replace it with a file"
+    assert error == f"{ws.board} is a FIFO, not a regular file: replace it with a file; will retry"
 
 
 def test_check_refuses_a_fifo_board(workspace: Workspace) -> None:

@@ -64,13 +64,14 @@ def test_a_board_that_cannot_be_read_is_reported_and_retried(workspace: Workspac
         saved = ws.board.read_bytes()
         ws.board.unlink()
         ws.board.mkdir()
-        wait_until(lambda: "cannot read" in ws.cli("logs").stdout, 30, "the board error")
+        wait_until(lambda: "not a regular file" in ws.cli("logs").stdout, 30, "the board error")
         ws.board.rmdir()
         ws.board.write_bytes(saved)
         ws.write_queue("q.yaml", simple_tasks("U", ["a"], 2))  # work for after the trouble
         wait_until(lambda: ws.statuses().get("U-001") == "done", 60, "U-001 done after it")
     log = ws.cli("logs").stdout
-    assert f"cannot read {ws.board}" in log and "will retry" in log
+    assert f"{ws.board} is a directory, not a regular file: replace it with a file" in log
+    assert "will retry" in log
     assert "board: working again" in log
     assert all(count == 1 for count in ws.markers().values())
 
