@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from . import config
 from .errors import OrchestrateError
 from .lock import UNKNOWN, holder, launching, touch_private
+from .procs import have_proc, stat_fields
 from .snapshot import read_snapshot
 
 if TYPE_CHECKING:
@@ -118,17 +119,14 @@ def _tail(log_path: Path) -> list[str]:
 
 def _alive(pid: int) -> bool:
     """Whether a process (not our child: the tmux server's) still runs; a zombie does not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc here: ask the kernel (a zombie then counts as running)
+    fields = stat_fields(pid)
+    if fields is None and not have_proc():  # ask the kernel (a zombie then counts as running)
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
         return True
-    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
+    return fields is not None and fields[:1] not in (["Z"], ["X"])
 
 
 def start_in_window(root: Path, argv: list[str], log_path: Path) -> tuple[str, int]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import libtmux
 
 from .errors import TmuxError
+from .procs import stat_fields
 
 # Programs that are shells: a pane running one has no agent in it, and typing there would
 # run the text as commands.
@@ -80,11 +81,7 @@ def exit_status_of(pid: int, server_pid: str) -> str:
     tmux 3.3a sometimes misses the SIGCHLD of a command that exits within milliseconds: the
     pane is dead, its process a zombie that nothing reaps, and `pane_dead_status` stays empty
     until another child of the server dies."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return ""
-    fields = stat.rpartition(")")[2].split()  # from field 3 (state); the name may hold spaces
+    fields = stat_fields(pid) or []  # from field 3 (state) on
     if len(fields) < 50 or fields[:2] != ["Z", server_pid] or not fields[49].isdigit():
         return ""
     status = int(fields[49])  # field 52, exit_code: the status as waitpid reports it

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .procs import stat_fields
 from .state import ValidationDone
 from .store import private_dir
 
@@ -222,11 +223,8 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _start_time(pid: int) -> str | None:
     """The process's start time (clock ticks since boot, /proc/PID/stat field 22), or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[19]
+    fields = stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def _record_group(path: Path, pid: int) -> None:
@@ -277,10 +275,7 @@ def _only_zombies(pgid: int) -> bool:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            fields = (entry / "stat").read_text(errors="replace").rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        fields = stat_fields(entry.name)
+        if fields and int(fields[2]) == pgid and fields[0] != "Z":
             return False
     return True
