@@ -342,7 +342,9 @@ class Daemon:
     # ------------------------------------------------------------------ queues and commands
 
     def _read_queues(self) -> list[Task]:
-        queues = merge_queues(self.settings, read_all(self.settings), self.last_good)
+        queues = merge_queues(
+            self.settings, read_all(self.settings, self.last_good), self.last_good
+        )
         self.last_good = dict(queues.by_file)
         problems = tuple(str(p) for p in queues.problems)
         if problems != self.queue_problems:

@@ -33,6 +33,9 @@ class ConfigError(OrchestrateError):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[Problem]]]:
+        return ConfigError, (self.problems,)  # pickled whole (a queue read in a child)
+
 
 class WorkspaceNotFound(OrchestrateError):
     def __init__(self, start: Path) -> None:

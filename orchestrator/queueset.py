@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import forked
 from .config import (
     ANY_AGENT,
     CONFIG_NAME,
@@ -184,7 +185,7 @@ def merge_queues(
             if file in last_good:
                 in_force[file] = last_good[file]
         else:
-            in_force[file] = _unchanged_kept(result, last_good.get(file, ()))
+            in_force[file] = tuple(result)
             if last_good.get(file) != in_force[file]:
                 changed.add(file)
     # Cross-file problems: blame changed files first and roll them back, then re-check.
@@ -206,26 +207,46 @@ def merge_queues(
     return QueueSet(by_file=in_force, problems=tuple(dict.fromkeys(problems)))
 
 
-def _unchanged_kept(fresh: list[Task], before: tuple[Task, ...]) -> tuple[Task, ...]:
-    """The fresh tasks, each one equal to its version in force being that very object: the
-    copies a reload made of unchanged tasks are freed at once, so memory after any number of
-    reloads stays that of one load (old and new copies side by side would fragment it)."""
-    old = {t.id: t for t in before}
-    return tuple(t if (kept := old.get(t.id)) is None or kept != t else kept for t in fresh)
-
-
 def _flatten(by_file: Mapping[Path, tuple[Task, ...]]) -> list[Task]:
     return [t for file in sorted(by_file) for t in by_file[file]]
 
 
-def read_all(settings: Settings) -> dict[Path, list[Task] | ConfigError]:
-    fresh: dict[Path, list[Task] | ConfigError] = {}
+def read_all(
+    settings: Settings, in_force: Mapping[Path, tuple[Task, ...]] | None = None
+) -> dict[Path, list[Task] | ConfigError]:
+    """Every queue file, read; a task equal to its version `in_force` is that very object.
+
+    The files are parsed in a child process, which sends back only the tasks that changed
+    (an unchanged one by its id): the parse's garbage, and the copies of unchanged tasks,
+    never live in this process, so a daemon's memory after any number of reloads stays that
+    of one load (freed copies would leave the allocator's arenas partly used).
+    """
+    before = in_force or {}
+    sent = forked.run(lambda: _changes(settings, before))
+    return {file: _kept(result, before.get(file, ())) for file, result in sent.items()}
+
+
+_Sent = list[Task | str] | ConfigError  # a task, or the id of its unchanged version in force
+
+
+def _changes(settings: Settings, in_force: Mapping[Path, tuple[Task, ...]]) -> dict[Path, _Sent]:
+    sent: dict[Path, _Sent] = {}
     for file in queue_files(settings):
         try:
-            fresh[file] = read_queue(file)
+            fresh = read_queue(file)
         except ConfigError as exc:
-            fresh[file] = exc
-    return fresh
+            sent[file] = exc
+            continue
+        old = {t.id: t for t in in_force.get(file, ())}
+        sent[file] = [t.id if old.get(t.id) == t else t for t in fresh]
+    return sent
+
+
+def _kept(sent: _Sent, before: tuple[Task, ...]) -> list[Task] | ConfigError:
+    if isinstance(sent, ConfigError):
+        return sent
+    old = {t.id: t for t in before}
+    return [old[t] if isinstance(t, str) else t for t in sent]
 
 
 def check_workspace(root: Path) -> tuple[Settings | None, list[Problem]]:

@@ -249,13 +249,15 @@ def test_merge_keeps_the_last_good_version_of_a_broken_file(tmp_path: Path) -> N
 
 def test_a_reload_keeps_the_objects_of_unchanged_tasks(tmp_path: Path) -> None:
     """Old and new copies of 10,000 unchanged tasks side by side fragment memory at each
-    reload: the ones in force are kept, the fresh copies of unchanged ones freed."""
+    reload: the ones in force are kept, and only changed tasks come back from the child."""
     text = "tasks:\n  - {id: A, agent: x, prompt: p}\n  - {id: B, agent: x, prompt: q}\n"
     root = make(tmp_path, {"queues/a.yaml": text})
     settings = config.load_settings(root)
     first = queueset.merge_queues(settings, queueset.read_all(settings), {})
     (root / "queues/a.yaml").write_text(text.replace("prompt: q", "prompt: r"))
-    second = queueset.merge_queues(settings, queueset.read_all(settings), first.by_file)
+    second = queueset.merge_queues(
+        settings, queueset.read_all(settings, first.by_file), first.by_file
+    )
     a, b = second.tasks
     assert a is first.tasks[0]
     assert b is not first.tasks[1] and b.prompt == "r"

@@ -15,13 +15,14 @@ from orchestrator.errors import ConfigError
 
 from .conftest import REPO
 
-# A 10,000-task queue file loaded once, then edited by one line and reloaded 16 times, as the
-# daemon does when a person edits a queue it runs; the tasks of the last load stay referenced.
-# Prints, after each load, the blocks Python holds (what the code keeps) and the RSS in kB.
+# A 10,000-task queue file loaded once, then edited by one line and reloaded 16 times, the
+# way the daemon does it when a person edits a queue it runs (the same two calls as
+# Daemon._read_queues); the tasks in force stay referenced. Prints, after each load, the
+# blocks Python holds (what the code keeps) and the RSS in kB.
 RELOADS = """
 import sys
 from pathlib import Path
-from orchestrator import config
+from orchestrator import config, queueset
 
 def rss_kb():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -29,26 +30,31 @@ def rss_kb():
             return int(line.split()[1])
     raise SystemExit("no VmRSS in /proc/self/status")
 
-file = Path(sys.argv[1])
+root = Path(sys.argv[1])
+(root / "queues").mkdir()
+file = root / "queues" / "big.yaml"
 lines = ["tasks:"]
 for i in range(10_000):
     lines += [f"  - id: T-{i:05d}", f"    title: task {i}", "    agent: a",
               f"    prompt: Do step {i} of the plan.", "    validate: [make check]"]
 file.write_text("\\n".join(lines) + "\\n")
-tasks = config.read_queue(file)
-print(sys.getallocatedblocks(), rss_kb())
-for n in range(16):
-    lines[2] = f"    title: edited {n}"
-    file.write_text("\\n".join(lines) + "\\n")
-    tasks = config.read_queue(file)
-    assert tasks[0].title == f"edited {n}"
+settings = config.load_settings(root)
+in_force = {}
+for n in range(17):
+    if n:
+        lines[2] = f"    title: edited {n}"
+        file.write_text("\\n".join(lines) + "\\n")
+    queues = queueset.merge_queues(settings, queueset.read_all(settings, in_force), in_force)
+    in_force = dict(queues.by_file)
+    assert len(queues.tasks) == 10_000 and not queues.problems
+    assert n == 0 or queues.tasks[0].title == f"edited {n}"
     print(sys.getallocatedblocks(), rss_kb())
 """
 
 
 def test_reloading_a_10000_task_queue_keeps_nothing_of_the_loads_before(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", RELOADS, str(tmp_path / "big.yaml")],
+        [sys.executable, "-c", RELOADS, str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -58,14 +64,12 @@ def test_reloading_a_10000_task_queue_keeps_nothing_of_the_loads_before(tmp_path
     assert result.returncode == 0, result.stderr
     rows = [tuple(int(n) for n in line.split()) for line in result.stdout.splitlines()]
     assert len(rows) == 17
-    blocks, rss = [r[0] for r in rows], [r[1] // 1024 for r in rows]
-    # What Python holds after 8 reloads is what it held after the first load (the leak kept
-    # every parsed tree: 99 -> 402 MB after 8). The allocator keeps some freed memory in
-    # partly used arenas, so the RSS settles a little above the first load; from there on,
-    # more reloads take no more.
-    assert blocks[8] <= blocks[0] * 1.10, f"allocated blocks after each load: {blocks}"
-    assert rss[16] <= rss[8] * 1.10, f"RSS after each load, MB: {rss}"
-    assert rss[8] <= rss[0] * 1.5, f"RSS after each load, MB: {rss}"
+    blocks, rss = [r[0] for r in rows], [r[1] for r in rows]
+    # What Python holds after 16 reloads is what it held after the first load (the leak kept
+    # every parsed tree: 99 -> 402 MB after 8), and so is the memory the process takes from
+    # the system: the parses run in a child, and unchanged tasks are never copied here.
+    assert max(blocks) <= blocks[0] * 1.10, f"allocated blocks after each load: {blocks}"
+    assert max(rss) <= rss[0] * 1.10, f"RSS after each load, kB: {rss}"
 
 
 class Unreadable(NamedTuple):
