@@ -73,6 +73,7 @@ class ReaderState:
     fence: str = ""  # an open code fence at `offset`
     line: int = 1  # the line number at `offset`
     fence_line: int = 0  # the line where that fence began
+    last: str = ""  # the digest of the last block before `offset` (a rewrite's anchor)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class _Scan:
     pending: bool
     notes: list[Note]
     growing: tuple[Block, ReaderState] | None = None  # the last block, while it may grow
+    last: str = ""  # after a rescan: the digest of the file's last block now counted
 
 
 @dataclass
@@ -167,7 +169,8 @@ class BoardReader:
                 del self.seen[digest]
         offset = scan.state.offset
         tail = window[max(0, offset - TAIL_BYTES - base) : offset - base]
-        self.state = replace(scan.state, tail=hashlib.sha256(tail).hexdigest())
+        last = scan.last if rescanned else scan.blocks[-1].digest if scan.blocks else state.last
+        self.state = replace(scan.state, tail=hashlib.sha256(tail).hexdigest(), last=last)
         self._last = (offset, size, hashlib.sha256(window[offset - base :]).hexdigest())
         # A re-read file tells again of the headings in its unclosed fences: once is enough.
         notes = [n for n in scan.notes if n.kind != "board-fence" or n.message not in self._told]
@@ -198,16 +201,25 @@ class BoardReader:
         return hashlib.sha256(_pread_all(fd, start, offset - start)).hexdigest() == self.state.tail
 
     def _rescan(self, data: bytes, settle: str) -> tuple[_Scan, list[tuple[str, str]], list[str]]:
-        """The whole file again, judged at once: every block in it is old, edited or new."""
+        """The whole file again, judged at once: every block in it is old, edited or new.
+
+        The last block counted before (`state.last`) anchors it: a block after that one was
+        appended since, a new report even if a person deleted a block of its task meanwhile
+        (an agent may write while a person saves, or while the daemon is stopped). Without
+        the anchor (it was edited or deleted), the counts alone judge."""
         scan = _consume(data, ReaderState(), "yes", known=lambda digest: digest in self.seen)
         budget = Counter(self.seen)
+        anchors = [i for i, b in enumerate(scan.blocks) if b.digest == self.state.last]
+        appended = anchors[-1] + 1 if anchors else len(scan.blocks)
         unseen: dict[str, list[Block]] = {}
-        for block in scan.blocks:
+        fresh: list[Block] = []
+        for i, block in enumerate(scan.blocks):
             if budget[block.digest] > 0:
                 budget[block.digest] -= 1
+            elif i >= appended:
+                fresh.append(block)
             else:
                 unseen.setdefault(block.key, []).append(block)
-        fresh: list[Block] = []
         counted: list[tuple[str, str]] = []
         forgotten: list[str] = []
         for key, blocks in unseen.items():
@@ -231,6 +243,9 @@ class BoardReader:
             # A new block at the end, maybe still being written: it waits, like any other.
             new.remove(id(scan.growing[0]))
             scan.state, scan.pending = scan.growing[1], True
+        waiting = scan.growing[0] if scan.pending and scan.growing else None
+        kept = [b for b in scan.blocks if b is not waiting]
+        scan.last = kept[-1].digest if kept else ""
         scan.blocks = [b for b in scan.blocks if id(b) in new]
         return scan, counted + [(b.digest, b.key) for b in scan.blocks], forgotten
 

@@ -412,12 +412,17 @@ class Daemon:
             self.faults.reached("board-read")
         if dispatch and result.blocks:
             # A free agent (one a report freed, or one a finished dependency gives work) is
-            # fed now, not at the next tick. If any of them reads its screen or waits for its
-            # output to stop (`quiet`), the screens are read first; one that does neither was
-            # seen at the last tick, and its pane is checked again (alive, no shell) in the
-            # same tmux call as the paste.
-            free = [a.name for a in self.state.agents if a.task is None]
-            profiles = [self.agents.profile(a) for a in free]
+            # fed now, not at the next tick, and so is one asked for missing fields. If any
+            # of them reads its screen or waits for its output to stop (`quiet`), the screens
+            # are read first; one that does neither was seen at the last tick, and its pane
+            # is checked again (alive, no shell) in the same tmux call as the paste.
+            tasks = self.state.tasks
+            fed = [
+                a.name
+                for a in self.state.agents
+                if a.task is None or (a.task in tasks and tasks[a.task].asking)
+            ]
+            profiles = [self.agents.profile(a) for a in fed]
             if any(p.reads_screen or p.quiet > 0 for p in profiles):
                 self._poll_agents()
             else:
@@ -515,6 +520,7 @@ class Daemon:
             self.store.record_attempt(
                 action.task_id, action.attempt, action.agent, SENDING, self.clock(), FIELDS
             )
+            self._perform([action])
         self._send(action.task_id, action.attempt, FIELDS, action.agent)
 
     def _requeue(self, task_id: str, agent: str, reason: str) -> None:
@@ -589,7 +595,8 @@ class Daemon:
         actions = sch.decide(self.state, event, self.clock(), dispatch=dispatch)
         if actions:
             with self._atomic():
-                self._perform([a for a in actions if not isinstance(a, st.Dispatch)])
+                # A send is recorded with its own attempt row, in its own transaction.
+                self._perform([a for a in actions if not isinstance(a, st.Dispatch | st.FollowUp)])
             self._side_effects(actions)
         return actions
 
@@ -737,6 +744,6 @@ class Daemon:
 def _touched(action: st.Action) -> tuple[str, ...]:
     if isinstance(action, st.AddTask | st.UpdateTask):
         return (action.task.id,)
-    if isinstance(action, st.Dispatch | st.Update | st.Requeue):
+    if isinstance(action, st.Dispatch | st.Update | st.Requeue | st.FollowUp):
         return (action.task_id,)
     return ()

@@ -152,14 +152,18 @@ def _on_report(state: State, block: Block, now: float) -> Iterable[Action]:
     fields = (*task.fields, *block.fields)
     current = replace(task, fields=fields)
     missing = current.missing_fields()
-    if missing and not task.followup:
+    if missing and (not task.followup or task.asking):
+        # Asked once its turn has ended (plan: _asks): the report is often written mid-turn.
         yield Update(
             task.id,
-            {"fields": fields, "followup": True, "last_report": now},
+            {"fields": fields, "followup": True, "asking": True, "last_report": now},
             "fields-missing",
-            f"{label}: COMPLETED without {', '.join(missing)}: asking for them",
+            f"{label}: COMPLETED without {', '.join(missing)}: asking for them once "
+            f"{task.agent}'s turn has ended",
         )
-        yield FollowUp(task.id, task.attempts, task.agent or "", tuple(missing))
+        agent = state.agent(task.agent or "")
+        if agent is not None and agent.ready:  # seen before the report: look again
+            yield SetPresence(agent.name, agent.present, False, agent.running)
         return
     if missing:
         yield Note(
@@ -294,12 +298,13 @@ def _flags(state: State, now: float) -> Iterable[Action]:
 
 
 def plan(state: State) -> list[Action]:
-    """The dispatches to make now: each free agent takes its best ready task."""
+    """The texts to type now: the requests for missing fields whose agent has ended its
+    turn, then each free agent's best ready task."""
+    actions: list[Action] = list(_asks(state))
     if not any(agent.free for agent in state.agents):
-        return []
+        return actions
     candidates = startable(state)
     taken: set[str] = set()
-    actions: list[Action] = []
     for agent in state.agents:
         if not agent.free:
             continue
@@ -309,6 +314,13 @@ def plan(state: State) -> list[Action]:
             taken.add(task.id)
             actions.append(Dispatch(task.id, agent.name, task.attempts + 1))
     return actions
+
+
+def _asks(state: State) -> Iterable[FollowUp]:
+    for agent in state.agents:
+        task = state.tasks.get(agent.task) if agent.task else None
+        if task and task.asking and task.status == DISPATCHED and agent.ready and agent.present:
+            yield FollowUp(task.id, task.attempts, agent.name, tuple(task.missing_fields()))
 
 
 def watched(state: State) -> set[str]:

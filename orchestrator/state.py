@@ -43,6 +43,7 @@ class TaskState:
     pinned: str | None = None  # a retry goes back to the agent that did the work
     fields: tuple[tuple[str, str], ...] = ()  # reported so far in this attempt
     followup: bool = False  # the missing fields were asked for once in this attempt
+    asking: bool = False  # that request waits for the agent's turn to end (then FollowUp)
     blocked_by: str | None = None  # the failed/blocked task this one waits for
     budget_from: int = 0  # attempts before the operator's last retry
     flags: frozenset[str] = frozenset()  # overdue, stalled (this attempt)
@@ -196,7 +197,7 @@ class Validate:
 
 @dataclass(frozen=True)
 class FollowUp:
-    """Ask the agent, once, for the report fields its block lacked."""
+    """Ask the agent, once, for the report fields its block lacked (its turn has ended)."""
 
     task_id: str
     attempt: int
@@ -303,10 +304,13 @@ def fold(state: State, actions: Iterable[Action], now: float) -> State:
                 reason="",
                 fields=(),
                 followup=False,
+                asking=False,
                 flags=frozenset(),
                 urgent=False,
             )
             agents[action.agent] = replace(agents[action.agent], task=action.task_id)
+        elif isinstance(action, FollowUp):
+            tasks[action.task_id] = replace(tasks[action.task_id], asking=False)
         elif isinstance(action, Update):
             tasks[action.task_id] = replace(tasks[action.task_id], **action.changes)
             if tasks[action.task_id].status not in ACTIVE:

@@ -93,6 +93,7 @@ _EXTRA: dict[str, Any] = {
     "pinned": lambda v: v,
     "fields": lambda v: tuple((str(n), str(x)) for n, x in v),
     "followup": bool,
+    "asking": bool,
     "blocked_by": lambda v: v,
     "budget_from": int,
     "flags": frozenset,
@@ -564,6 +565,7 @@ class Store:
             fence=d["fence"],
             line=d["line"],
             fence_line=d.get("fence_line", 0),
+            last=d.get("last", ""),
         )
 
     def save_reader(
@@ -582,6 +584,7 @@ class Store:
                 "fence": state.fence,
                 "line": state.line,
                 "fence_line": state.fence_line,
+                "last": state.last,
             }
         )
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('reader', ?)", (value,))

@@ -2,7 +2,8 @@
 submitted by a bracketed paste and CR shows `• Working (esc to interrupt)` for a moment, the
 report block is appended to the board, and then answer lines stream for `--stream` seconds
 under no busy line, the input line `› Ask me anything` showing all along. With `--end-line`
-the turn ends with Codex's `Worked for Ns`. Every event is logged (JSON lines with times).
+the turn ends with Codex's `Worked for Ns`. Its report has no `Summary` field until it is asked
+for the fields it lacked. Every event is logged (JSON lines with times).
 
 Usage: python streaming_tui.py BOARD LOG [--stream SECONDS] [--end-line]
 """
@@ -18,7 +19,7 @@ import time
 import tty
 
 PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
-MARKER = re.compile(r"\[orchestrate ([A-Za-z0-9_.-]+) #\d+\]")
+MARKER = re.compile(r"\[orchestrate ([A-Za-z0-9_.-]+) #\d+( fields)?\]")
 IDLE, BUSY = "› Ask me anything", "• Working (0s • esc to interrupt)"
 EVERY = 0.2  # seconds between two streamed lines
 
@@ -48,11 +49,13 @@ def main() -> None:
             continue
         pending, found = b"", MARKER.search(text)
         task = found.group(1) if found else "?"
-        note("received", task=task)
+        asked = bool(found and found.group(2))  # a request for the fields its report lacked
+        note("asked" if asked else "received", task=task)
         say(f"› {found.group(0) if found else text[:40]}", BUSY)
         time.sleep(0.3)
         with open(board, "a", encoding="utf-8") as handle:
-            handle.write(f"\n### TODO-{task}: COMPLETED ✅\n**Tests**: streamed\n\n")
+            more = "**Summary**: given when asked\n" if asked else ""
+            handle.write(f"\n### TODO-{task}: COMPLETED ✅\n**Tests**: streamed\n{more}\n")
         note("reported", task=task)
         say(f"• Ran the report for {task}")
         lines = max(1, round(stream / EVERY))

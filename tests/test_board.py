@@ -349,6 +349,58 @@ def test_an_edit_and_the_retrys_report_in_one_rename_save(tmp_path: Path) -> Non
     ]
 
 
+B_DONE = "### TODO-B: COMPLETED ✅\n**Tests**: 4\n\n"
+A_DONE = "### TODO-A: COMPLETED ✅\n**Tests**: 3\n\n"
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["running", "restarted"])
+def test_a_block_deleted_as_its_tasks_next_report_is_written_hides_no_report(
+    tmp_path: Path, restarted: bool
+) -> None:
+    """A person deletes an old block of A while A's agent appends its new report: one save
+    (or the daemon stopped meanwhile). The new block comes after the last one counted."""
+    board = tmp_path / "CLAUDE.md"
+    board.write_text("# Board\n\n" + FAILED_A + B_DONE)
+    reader = BoardReader(board)
+    assert refs(reader.read().blocks) == ["TODO-A", "TODO-B"]
+    reader = restart(reader) if restarted else reader
+    rename_replace(board, ("# Board\n\n" + B_DONE + A_DONE).encode())
+    result = reader.read()
+    assert result.rescanned and result.notes == ()
+    assert [(b.ref, b.status) for b in result.blocks] == [("TODO-A", "COMPLETED")]
+    assert reader.read().blocks == ()  # and it counted once
+
+
+def test_an_edit_above_the_last_counted_block_is_still_an_edit(tmp_path: Path) -> None:
+    board = tmp_path / "CLAUDE.md"
+    board.write_text("# Board\n\n" + FAILED_A + B_DONE)
+    reader = BoardReader(board)
+    reader.read()
+    rename_replace(board, board.read_bytes().replace(b"teh", b"the") + A_DONE.encode())
+    result = reader.read()
+    assert [(b.ref, b.status) for b in result.blocks] == [("TODO-A", "COMPLETED")]
+    assert messages(result) == [
+        "board line 3: TODO-A's block was edited; an edit is not a new report"
+    ]
+
+
+def test_the_last_block_deleted_as_its_task_reports_again_reads_as_an_edit(
+    tmp_path: Path,
+) -> None:
+    """The documented limit: with the anchor gone, the counts alone judge, and one block of
+    A for one counted block of A is an edit; the journal says so."""
+    board = tmp_path / "CLAUDE.md"
+    board.write_text("# Board\n\n" + B_DONE + FAILED_A)
+    reader = BoardReader(board)
+    reader.read()
+    rename_replace(board, ("# Board\n\n" + B_DONE + A_DONE).encode())
+    result = reader.read()
+    assert result.blocks == ()
+    assert messages(result) == [
+        "board line 6: TODO-A's block was edited; an edit is not a new report"
+    ]
+
+
 def test_a_word_added_to_a_counted_block_across_a_restart(tmp_path: Path) -> None:
     board = tmp_path / "CLAUDE.md"
     board.write_text("# Board\n\n### AUTO-3: COMPLETED\n**Tests**: 3\n\n")

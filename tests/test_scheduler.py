@@ -75,6 +75,11 @@ class History:
         (answer,) = [a for a in actions if isinstance(a, st.Answer)]
         return answer
 
+    def seen(self, ready: set[str]) -> list[st.Action]:
+        """A look at every pane: all present, these `ready` (their turn has ended)."""
+        names = frozenset(a.name for a in self.state.agents)
+        return self.feed(st.AgentsSeen(names, frozenset(ready)))
+
     def status(self, id: str) -> str:
         return self.state.tasks[id].status
 
@@ -344,31 +349,64 @@ def test_report_during_validation_is_not_a_second_completion() -> None:
     assert h.status("T") == st.VALIDATING
 
 
-def test_missing_required_fields_get_one_follow_up() -> None:
+def follow_ups(actions: list[st.Action]) -> list[st.FollowUp]:
+    return [a for a in actions if isinstance(a, st.FollowUp)]
+
+
+def test_missing_required_fields_are_asked_for_once_the_agents_turn_has_ended() -> None:
     h = History(["a"], [task("T", report=("Tests", "Fichiers modifiés"), validate=("x",))])
+    h.seen({"a"})  # seen ready before the report: that look is older than the report
     actions = h.report("T", Tests="12 passing")
-    (follow,) = [a for a in actions if isinstance(a, st.FollowUp)]
+    assert not follow_ups(actions)
+    (update,) = [a for a in actions if isinstance(a, st.Update)]
+    assert "once a's turn has ended" in update.message
+    assert h.state.agent("a") == st.AgentState("a", ready=False, task="T")
+    assert not follow_ups(h.seen(set()))  # still in its turn
+    (follow,) = follow_ups(h.seen({"a"}))
     assert follow == st.FollowUp("T", 1, "a", ("Fichiers modifiés",))
+    assert not h.state.tasks["T"].asking
+    assert not follow_ups(h.seen({"a"}))  # asked once
     assert h.status("T") == st.DISPATCHED and h.running() == {"a": "T"}
     actions = h.report("T", **{"Fichiers modifiés": "oauth.rs"})
     assert h.status("T") == st.VALIDATING  # the fields arrived: validation still applies
-    assert not [a for a in actions if isinstance(a, st.FollowUp)]
+    assert not follow_ups(actions)
+
+
+def test_a_second_block_before_the_request_went_keeps_the_request_waiting() -> None:
+    h = History(["a"], [task("T", report=("Tests", "Notes"))])
+    h.report("T")
+    actions = h.report("T", Notes="more to say")
+    assert not [a for a in actions if isinstance(a, st.Note)]
+    assert h.status("T") == st.DISPATCHED and h.state.tasks["T"].asking
+    (follow,) = follow_ups(h.seen({"a"}))
+    assert follow.missing == ("Tests",)
 
 
 def test_fields_still_missing_after_the_follow_up_go_on_with_a_note() -> None:
     h = History(["a"], [task("T", report=("Tests",))])
     h.report("T")
+    assert follow_ups(h.seen({"a"}))
     actions = h.report("T", Notes="forgot again")
-    assert not [a for a in actions if isinstance(a, st.FollowUp)]
+    assert not follow_ups(actions)
     assert [a.kind for a in actions if isinstance(a, st.Note)] == ["fields-missing"]
     assert h.status("T") == st.DONE
 
 
 def test_field_names_match_without_case_and_empty_values_count_as_missing() -> None:
     h = History(["a"], [task("T", report=("Tests", "Notes"))])
-    actions = h.report("T", tests="3", Notes="")
-    (follow,) = [a for a in actions if isinstance(a, st.FollowUp)]
+    h.report("T", tests="3", Notes="")
+    (follow,) = follow_ups(h.seen({"a"}))
     assert follow.missing == ("Notes",)
+
+
+def test_a_request_for_fields_dies_with_its_attempt() -> None:
+    h = History(["a"], [task("T", report=("Tests",))])
+    h.report("T")
+    assert not follow_ups(h.feed(st.AgentsSeen(frozenset(), frozenset())))
+    assert h.status("T") == st.QUEUED  # its program exited: the attempt is over
+    actions = h.seen({"a"})
+    assert h.dispatches[-1] == ("T", "a", 2) and not follow_ups(actions)
+    assert not h.state.tasks["T"].asking and not follow_ups(h.seen({"a"}))
 
 
 def test_failure_blocks_dependents_transitively_and_retry_unblocks_them() -> None:

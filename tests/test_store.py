@@ -26,6 +26,7 @@ def test_task_state_round_trip(tmp_path: Path) -> None:
         pinned="a",
         fields=(("Tests", "3"),),
         followup=True,
+        asking=True,
         blocked_by=None,
         budget_from=1,
         flags=frozenset({"overdue"}),
