@@ -6,11 +6,16 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test soak bench lint typecheck unit setup clean
 
+SETUP_LOG := $(VENV)/setup.log
+
+# Quiet while it installs: one line, the installers' output in $(SETUP_LOG) (shown on failure).
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "setting up $(VENV) (pip's output: $(SETUP_LOG)) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[dev]'; } > $(SETUP_LOG) 2>&1 \
+		|| { tail -n 40 $(SETUP_LOG); echo "setup failed: see $(SETUP_LOG)"; exit 1; }
+	@touch $(STAMP)
+	@echo "$(VENV) ready"
 
 setup: $(STAMP)
 

@@ -14,22 +14,60 @@ import sys
 import time
 from contextlib import suppress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from . import config, launch, queueset
-from .errors import OrchestrateError
+from . import __version__, config, launch, queueset
+from .errors import ConfigError, OrchestrateError
 from .lock import UNKNOWN, holder
 from .snapshot import json_text, read_snapshot, status_json
 
+
+def _plain_help(params: list[Any]) -> None:
+    """Help that names no Python types: a flag shows no value, a repeatable option `TEXT`."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif getattr(param, "multiple", False) and param.metavar is None:
+            param.metavar = "TEXT"
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)
+        _plain_help(params)
+        return params
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)
+        _plain_help(params)
+        return params
+
+
 app = typer.Typer(
+    cls=_Group,
     name="orchestrate",
     help="Drive a crew of LLM coding agents in tmux from a YAML queue and a shared board.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _listed(values: list[str]) -> list[str]:
+    """Repeated options and comma-separated ones alike: `--after A --after B`, `--after A,B`."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"orchestrate {__version__}")
+        raise typer.Exit()
 
 
 class Context:
@@ -50,6 +88,12 @@ def main_options(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Debug logging.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
@@ -66,7 +110,7 @@ def _root(ctx: typer.Context) -> Path:
 # --------------------------------------------------------------------------- init / schema
 
 
-@app.command()
+@app.command(cls=_Command)
 def init(
     folder: Annotated[Path, typer.Argument(help="The workspace folder (created if missing).")] = (
         Path(".")
@@ -92,7 +136,7 @@ def init(
     typer.echo("its two agents are simulated: edit orchestrate.yaml to point them at real CLIs")
 
 
-@app.command()
+@app.command(cls=_Command)
 def schema(
     kind: Annotated[
         str, typer.Argument(help="queue (a queues/*.yaml file) or orchestrate (orchestrate.yaml).")
@@ -108,7 +152,7 @@ def schema(
 # --------------------------------------------------------------------------- check
 
 
-@app.command()
+@app.command(cls=_Command)
 def check(ctx: typer.Context) -> None:
     """Validate orchestrate.yaml, every queue file and every playbook reference."""
     root = _root(ctx)
@@ -116,7 +160,7 @@ def check(ctx: typer.Context) -> None:
     for problem in problems:
         typer.echo(str(problem))
     if problems or settings is None:
-        typer.echo(f"{len(problems)} problem(s)", err=True)
+        typer.echo(f"{len(problems)} problem(s)")  # on stdout with them, as linters do
         raise typer.Exit(1)
     files = config.queue_files(settings)
     agents = config.agents_for(settings, tasks)
@@ -129,7 +173,7 @@ def check(ctx: typer.Context) -> None:
 # --------------------------------------------------------------------------- start / stop
 
 
-@app.command()
+@app.command(cls=_Command)
 def start(
     ctx: typer.Context,
     detach: Annotated[
@@ -159,7 +203,11 @@ def start(
 ) -> None:
     """Create the session and missing agent windows, then run the daemon (here, or --detach)."""
     root = _root(ctx)
-    config.load_settings(root)  # fail early, with FILE:LINE, on a broken orchestrate.yaml
+    # Fail early, with every FILE:LINE, on a broken orchestrate.yaml or queue file: at start
+    # there is no last good version to keep.
+    _, problems = queueset.check_workspace(root, board=False)
+    if problems:
+        raise ConfigError(problems)
     running = holder(root / ".orchestrate" / "daemon.lock")
     if running is not None:
         typer.echo(launch.already_runs(root, running), err=True)
@@ -174,7 +222,7 @@ def start(
     raise typer.Exit(launch.run_daemon(root, view_for(plain), exit_when_done))
 
 
-@app.command()
+@app.command(cls=_Command)
 def stop(ctx: typer.Context) -> None:
     """Stop the running daemon (agents keep running). Exit 1 if none runs."""
     root = _root(ctx)
@@ -214,7 +262,7 @@ def _daemon_pid(root: Path, lock: Path) -> int:
 # --------------------------------------------------------------------------- status / logs
 
 
-@app.command()
+@app.command(cls=_Command)
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
@@ -236,7 +284,7 @@ def status(
     typer.echo(f"daemon: {'running' if snap.running else 'not running'}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(
     ctx: typer.Context,
     output: Annotated[
@@ -266,7 +314,7 @@ def report(
     typer.echo(f"wrote {path}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def watch(
     ctx: typer.Context,
     plain: Annotated[
@@ -280,7 +328,7 @@ def watch(
     launch.follow(_root(ctx), view_for(plain), interval)
 
 
-@app.command()
+@app.command(cls=_Command)
 def logs(
     ctx: typer.Context,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new events.")] = (
@@ -335,7 +383,7 @@ def logs(
         store.close()
 
 
-@app.command()
+@app.command(cls=_Command)
 def attach(
     ctx: typer.Context,
     agent: Annotated[
@@ -353,7 +401,7 @@ def attach(
         raise typer.Exit(1) from exc
 
 
-@app.command()
+@app.command(cls=_Command)
 def add(
     ctx: typer.Context,
     task_id: Annotated[str, typer.Option("--id", help="A new task id, e.g. AUTO-005.")],
@@ -366,9 +414,14 @@ def add(
     priority: Annotated[
         str | None, typer.Option(help="critical, blocking, high, medium or low.")
     ] = None,
-    after: Annotated[list[str], typer.Option(help="A task that must be done first.")] = [],  # noqa: B006
+    after: Annotated[
+        list[str],
+        typer.Option(help="A task that must be done first (repeat it, or A,B).", metavar="ID"),
+    ] = [],  # noqa: B006
     phase: Annotated[int | None, typer.Option(help="Its phase (lower phases go first).")] = None,
-    uses: Annotated[list[str], typer.Option(help="A playbook of the library.")] = [],  # noqa: B006
+    uses: Annotated[
+        list[str], typer.Option(help="A playbook of the library (repeat it, or a,b).")
+    ] = [],  # noqa: B006
     validate: Annotated[list[str], typer.Option(help="A command the work must pass.")] = [],  # noqa: B006
     report: Annotated[list[str], typer.Option(help="A field the report must carry.")] = [],  # noqa: B006
     estimate: Annotated[str | None, typer.Option(help="e.g. 30m; past it, overdue.")] = None,
@@ -395,9 +448,9 @@ def add(
         "agent": agent,
         "priority": priority,
         "phase": phase,
-        "after": list(after) or None,
+        "after": _listed(after) or None,
         "estimate": estimate,
-        "uses": list(uses) or None,
+        "uses": _listed(uses) or None,
         "prompt": text,
         "report": list(report) or None,
         "validate": list(validate) or None,
@@ -424,16 +477,19 @@ def _control(root: Path, command: str, target: str) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_Command)
 def retry(
     ctx: typer.Context,
-    task: Annotated[str, typer.Argument(help="The task id: a failed, blocked or cancelled task.")],
+    task: Annotated[
+        str, typer.Argument(help="The task id: a failed, blocked, cancelled or dispatched task.")
+    ],
 ) -> None:
-    """Put a failed or blocked task back in the queue (and the tasks that wait for it)."""
+    """Put a failed or blocked task back in the queue (and the tasks that wait for it), or send
+    a dispatched one again as a new attempt (stalled, its prompt lost)."""
     _control(_root(ctx), "retry", task)
 
 
-@app.command()
+@app.command(cls=_Command)
 def cancel(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="The task id.")],
@@ -442,7 +498,7 @@ def cancel(
     _control(_root(ctx), "cancel", task)
 
 
-@app.command()
+@app.command(cls=_Command)
 def dispatch(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="The task id: a queued task.")],
@@ -451,7 +507,7 @@ def dispatch(
     _control(_root(ctx), "dispatch", task)
 
 
-@app.command()
+@app.command(cls=_Command)
 def pause(
     ctx: typer.Context,
     agent: Annotated[str, typer.Argument(help="The agent's name.")],
@@ -460,7 +516,7 @@ def pause(
     _control(_root(ctx), "pause", agent)
 
 
-@app.command()
+@app.command(cls=_Command)
 def resume(
     ctx: typer.Context,
     agent: Annotated[str, typer.Argument(help="The agent's name.")],
@@ -472,9 +528,11 @@ def resume(
 # --------------------------------------------------------------------------- demo / sim-agent
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
-    delay: Annotated[float, typer.Option(help="Seconds each simulated agent works.")] = 1.5,
+    delay: Annotated[
+        float, typer.Option(help="Seconds each simulated agent works on a task.")
+    ] = 6.0,
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the workspace and tmux server afterwards.")
     ] = False,
@@ -488,7 +546,7 @@ def demo(
     raise typer.Exit(run_demo(delay=delay, keep=keep, plain=plain or not sys.stdout.isatty()))
 
 
-@app.command("sim-agent")
+@app.command("sim-agent", cls=_Command)
 def sim_agent(
     name: Annotated[str, typer.Option(help="The agent's name, written in its reports.")],
     board: Annotated[Path, typer.Option(help="The board file to append reports to.")],

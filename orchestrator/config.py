@@ -30,12 +30,27 @@ PRIORITY_ALIASES: dict[str, str] = {
     "critique": "critical",
     "bloquant": "blocking",
     "blocker": "blocking",
+    "bloquante": "blocking",
     "haute": "high",
     "moyenne": "medium",
     "normal": "medium",
     "optimisation": "low",
     "basse": "low",
 }
+
+
+def priority_of(value: str) -> str:
+    """A priority's name from its English or French spelling, any case; several words (the
+    hand-run board's `BLOQUANT CRITIQUE`) mean the highest of them. Raises ValueError."""
+    words = value.strip().lower().split()
+    if not words or any(w not in PRIORITY_ALIASES for w in words):
+        raise ValueError(
+            f"unknown priority {value!r}: use critical, blocking, high, medium or low "
+            "(in French: critique, bloquant, haute, moyenne, basse or optimisation)"
+        )
+    return min((PRIORITY_ALIASES[w] for w in words), key=PRIORITIES.__getitem__)
+
+
 PROFILES = ("claude", "codex", "gemini", "qwen", "opencode", "aider", "generic", "sim")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)", re.IGNORECASE)
@@ -193,14 +208,22 @@ class TaskModel(_Model):
     retries: int = Field(default=1, ge=0)
     timeout: Duration = Field(default="10m", description="how long each validate command may run")
 
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(TASK_ID, value):
+            bad = next((c for c in value if not re.fullmatch(r"[A-Za-z0-9_.-]", c)), None)
+            why = f"{bad!r} is not allowed" if bad else "it must start with a letter or digit"
+            raise ValueError(
+                f"{value!r} is not an id: {why}; an id is ASCII letters, digits, '_', '.' "
+                "and '-', starting with a letter or digit (e.g. AUTO-001)"
+            )
+        return value
+
     @field_validator("priority")
     @classmethod
     def _priority(cls, value: str) -> str:
-        key = value.strip().lower()
-        if key not in PRIORITY_ALIASES:
-            allowed = ", ".join(PRIORITIES)
-            raise ValueError(f"unknown priority {value!r}: use one of {allowed}")
-        return PRIORITY_ALIASES[key]
+        return priority_of(value)
 
     @field_validator("after", mode="before")
     @classmethod
@@ -487,31 +510,50 @@ def _session_name(folder: str) -> str:
 
 
 def parse_queue(text: str, file: Path) -> list[Task]:
-    """One queue file's text -> its tasks, in file order. Raises ConfigError."""
+    """One queue file's text -> its tasks, in file order. Raises ConfigError, which holds
+    the tasks that are valid all the same (for `check`: the problems across files they
+    have are found in the same run)."""
     located = yamlsrc.load(text, file)
-    queue: QueueModel = validate_model(QueueModel, located, file)
-    tasks = []
-    for index, model in enumerate(queue.tasks):
-        tasks.append(
-            Task(
-                id=model.id,
-                title=model.title or _first_line(model.prompt),
-                agent=model.agent,
-                priority=model.priority,
-                phase=model.phase,
-                after=tuple(model.after),
-                estimate=parse_duration(model.estimate) if model.estimate is not None else None,
-                uses=tuple(model.uses),
-                prompt=model.prompt,
-                report=tuple(model.report),
-                validate=tuple(model.validate_),
-                retries=model.retries,
-                file=file,
-                line=located.line_of(("tasks", index)),
-                timeout=parse_duration(model.timeout),
-            )
-        )
-    return tasks
+    try:
+        queue: QueueModel = validate_model(QueueModel, located, file)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, *_valid_ones(located, file)) from None
+    return [_task(model, index, located, file) for index, model in enumerate(queue.tasks)]
+
+
+def _valid_ones(located: yamlsrc.Located, file: Path) -> tuple[list[Task], set[str]]:
+    """The tasks of a file that does not validate that are valid on their own, and the ids
+    of the others (so that a task waiting for one is not said to wait for nothing)."""
+    items = located.data.get("tasks") if isinstance(located.data, dict) else None
+    valid: list[Task] = []
+    others: set[str] = set()
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        try:
+            valid.append(_task(TaskModel.model_validate(item), index, located, file))
+        except ValidationError:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                others.add(item["id"])
+    return valid, others
+
+
+def _task(model: TaskModel, index: int, located: yamlsrc.Located, file: Path) -> Task:
+    return Task(
+        id=model.id,
+        title=model.title or _first_line(model.prompt),
+        agent=model.agent,
+        priority=model.priority,
+        phase=model.phase,
+        after=tuple(model.after),
+        estimate=parse_duration(model.estimate) if model.estimate is not None else None,
+        uses=tuple(model.uses),
+        prompt=model.prompt,
+        report=tuple(model.report),
+        validate=tuple(model.validate_),
+        retries=model.retries,
+        file=file,
+        line=located.line_of(("tasks", index)),
+        timeout=parse_duration(model.timeout),
+    )
 
 
 def _first_line(text: str) -> str:

@@ -50,10 +50,13 @@ def on_control(state: State, event: Control) -> Iterable[Action]:
 
 
 def _retry(state: State, task: TaskState) -> Iterable[Action]:
-    if task.status in (QUEUED, DISPATCHED, VALIDATING, DONE) or (
-        task.status == BLOCKED and task.blocked_by
-    ):
+    if task.status == DISPATCHED:
+        yield from _send_again(task)
+        return
+    if task.status in (QUEUED, VALIDATING, DONE) or (task.status == BLOCKED and task.blocked_by):
         why = f"blocked by {task.blocked_by}: retry that one" if task.blocked_by else task.status
+        if task.status == VALIDATING:
+            why += ": its check is running; retry it if the check fails"
         yield Answer(False, f"{task.id} is {why}; nothing to retry")
         return
     yield Update(
@@ -69,6 +72,32 @@ def _retry(state: State, task: TaskState) -> Iterable[Action]:
         f"{task.id}: retried by the operator (was {task.status})",
     )
     yield Answer(True, f"{task.id}: back in the queue (was {task.status})")
+
+
+def _send_again(task: TaskState) -> Iterable[Action]:
+    """A dispatched task with no way forward (stalled, its prompt lost): a new attempt, with
+    a fresh retry budget. A report of the old attempt that comes later counts for the new."""
+    n = task.attempts
+    yield Update(
+        task.id,
+        {
+            "status": QUEUED,
+            "pinned": None,
+            "budget_from": n,
+            "feedback": (
+                f"Your attempt #{n} of this task got no report, and the operator sent it "
+                "again. Check what of the work is already done, then finish it and report."
+            ),
+            "reason": f"sent again by the operator (attempt #{n} had no report)",
+        },
+        "retry",
+        f"{task.id} #{n}: sent again by the operator as attempt #{n + 1}",
+    )
+    yield Answer(
+        True,
+        f"{task.id}: attempt #{n} given up; attempt #{n + 1} goes once an agent is ready "
+        f"(a turn of {task.agent} still running is never typed into)",
+    )
 
 
 def _cancel(state: State, task: TaskState) -> Iterable[Action]:
@@ -94,7 +123,11 @@ def _cancel(state: State, task: TaskState) -> Iterable[Action]:
 
 def _dispatch(state: State, task: TaskState) -> Iterable[Action]:
     if task.status != QUEUED:
-        hint = " (`orchestrate retry` puts it back in the queue)" if task.status != DONE else ""
+        hint = {
+            DONE: "",
+            DISPATCHED: " (`orchestrate retry` sends it again as a new attempt)",
+            VALIDATING: " (its check is running)",
+        }.get(task.status, " (`orchestrate retry` puts it back in the queue)")
         yield Answer(False, f"{task.id} is {task.status}, not queued{hint}")
         return
     if task not in startable(state):

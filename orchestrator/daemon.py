@@ -30,7 +30,7 @@ from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
 from .panes import AgentPanes
 from .prompt import label, marker, render, render_followup
 from .queueset import merge_queues, read_all
-from .snapshot import snapshot, status_markdown, write_atomically
+from .snapshot import PROBLEMS_KEY, snapshot, status_markdown, write_atomically
 from .statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
 from .text import printable, printable_data
@@ -77,7 +77,7 @@ class Daemon:
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.queue_problems: tuple[str, ...] = ()
         self.last_status = ""
-        self.last_agents = ""
+        self.last_agents: tuple[str, str] = ("", "")  # the agents and problems stored
         self.troubles: dict[str, str] = {}
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
@@ -187,7 +187,7 @@ class Daemon:
 
     def _startup(self) -> None:
         stored = self.store.tasks()
-        queues = self._read_queues()
+        queues = self._read_queues(starting=True)
         agents = agents_for(self.settings, [*(t.task for t in stored), *queues])
         paused = self.store.paused_agents()
         held = {t.agent: t.id for t in stored if t.status in st.ACTIVE and t.agent}
@@ -341,10 +341,14 @@ class Daemon:
 
     # ------------------------------------------------------------------ queues and commands
 
-    def _read_queues(self) -> list[Task]:
+    def _read_queues(self, starting: bool = False) -> list[Task]:
+        """The tasks in force. While running, a broken file keeps its last good version; at
+        start there is none: ConfigError with every problem (the start is refused)."""
         queues = merge_queues(
             self.settings, read_all(self.settings, self.last_good), self.last_good
         )
+        if starting and queues.problems:
+            raise ConfigError(list(queues.problems))
         self.last_good = dict(queues.by_file)
         problems = tuple(str(p) for p in queues.problems)
         if problems != self.queue_problems:
@@ -723,13 +727,16 @@ class Daemon:
             running,
             self.started,
             str(self.settings.board),
+            (*self.queue_problems, *(m for m in self.troubles.values() if m)),
         )
         self.view.update(snap)
         agents = json.dumps([a.__dict__ for a in snap.agents], ensure_ascii=False)
-        if agents != self.last_agents:
-            self.last_agents = agents
+        problems = json.dumps(printable_data(list(snap.problems)), ensure_ascii=False)
+        if (agents, problems) != self.last_agents:
+            self.last_agents = (agents, problems)
             with self._atomic():
                 self.store.set_meta("agents", agents)
+                self.store.set_meta(PROBLEMS_KEY, problems)
         text = status_markdown(snap)
         # The timestamp line changes every second; rewrite only when something else changed.
         body = "\n".join(line for line in text.splitlines() if not line.startswith("**Updated**"))

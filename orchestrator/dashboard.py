@@ -19,8 +19,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .snapshot import Snapshot, TaskRow, duration, eta
-from .text import printable
+from .snapshot import Snapshot, TaskRow, eta
+from .text import duration, printable
 
 STATUS_STYLES = {
     "queued": "dim",
@@ -57,16 +57,27 @@ def header(snap: Snapshot) -> Text:
     return text
 
 
+def totals_line(snap: Snapshot) -> str:
+    totals = snap.totals()
+    words = [f"{totals['done']}/{totals['total']} done"]
+    words += [f"{totals[k]} {k}" for k in ("running", "queued", "failed", "blocked") if totals[k]]
+    return " · ".join(words)
+
+
 def progress(snap: Snapshot) -> Table:
     totals = snap.totals()
     settled = totals["done"] + totals["cancelled"]
     grid = Table.grid(expand=True, padding=(0, 1))
     grid.add_column(ratio=1)
     grid.add_column(no_wrap=True)
-    words = [f"{totals['done']}/{totals['total']} done"]
-    words += [f"{totals[k]} {k}" for k in ("running", "queued", "failed", "blocked") if totals[k]]
-    grid.add_row(ProgressBar(total=max(totals["total"], 1), completed=settled), " · ".join(words))
+    grid.add_row(ProgressBar(total=max(totals["total"], 1), completed=settled), totals_line(snap))
     return grid
+
+
+def problems_lines(snap: Snapshot) -> list[str]:
+    if not snap.problems:
+        return []
+    return ["problems (until fixed):", *(f"  {printable(p)}" for p in snap.problems)]
 
 
 def agents_table(snap: Snapshot) -> Table:
@@ -133,8 +144,11 @@ def status_table(snap: Snapshot, room: int | None = None, width: int = 200) -> T
 def render(snap: Snapshot, events: Sequence[str], width: int, height: int) -> Group:
     """The whole dashboard, for a terminal of `width` x `height`."""
     shown = list(events)[-EVENTS_SHOWN:]
-    fixed = 2 + len(snap.agents) + 4 + len(shown)  # header, bar, agents, table frame, events
-    parts: list[Any] = [header(snap), progress(snap), agents_table(snap)]
+    problems = problems_lines(snap)
+    fixed = 2 + len(problems) + len(snap.agents) + 4 + len(shown)  # and the table's frame
+    parts: list[Any] = [header(snap), progress(snap)]
+    parts += [Text(line, style="red", no_wrap=True, overflow="ellipsis") for line in problems]
+    parts.append(agents_table(snap))
     parts.append(status_table(snap, room=max(height - fixed, 3), width=width))
     parts += [Text(line, style="dim", no_wrap=True, overflow="ellipsis") for line in shown]
     return Group(*parts)
@@ -199,7 +213,8 @@ class LiveView:
     def _draw(self) -> None:
         if self.snap is None:
             return
-        key = (self.snap.tasks, self.snap.agents, int(self.snap.now), tuple(self.recent))
+        snap = self.snap
+        key = (snap.tasks, snap.agents, snap.problems, int(snap.now), tuple(self.recent))
         if key == self.drawn:
             return
         self.drawn = key
@@ -213,21 +228,45 @@ class LiveView:
 RICH_ROWS = 300  # past this many tasks, `status` prints them as plain aligned text (fast)
 
 
-def plain_tasks(snap: Snapshot, width: int) -> str:
+def plain_tasks(snap: Snapshot, width: int | None) -> str:
     """Every task on one plain line each: what `status` prints for thousands of tasks, where
-    a rich table would take seconds. The title takes what the width leaves."""
+    a rich table would take seconds, or into a pipe. The title takes what the width leaves
+    (all of it with no width)."""
     rows = [
-        (t.id, printable(t.agent), t.priority[:4], t.status + (" ⚠" if t.flags else ""),
+        (t.id, printable(t.agent), t.priority[:4], t.status + "".join(f" ⚠ {f}" for f in t.flags),
          str(t.attempts), eta(t, snap.now), printable(t.title))
         for t in snap.tasks
     ]  # fmt: skip
-    head = ("ID", "Agent", "Pri", "Status", "Try", "ETA", "Task")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(6)]
-    room = max(width - sum(widths) - 2 * 6, 10)
+    return _aligned(("ID", "Agent", "Pri", "Status", "Try", "ETA", "Task"), rows, width)
+
+
+def _aligned(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], width: int | None) -> str:
+    """Columns padded to their widest cell; the last one cut to what `width` leaves."""
+    last = len(head) - 1
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(last)]
+    room = max(width - sum(widths) - 2 * last, 10) if width else None
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True)) + "  " + r[6][:room]
+        (
+            "  ".join(c.ljust(w) for c, w in zip(r[:last], widths, strict=True))
+            + "  "
+            + r[last][:room]
+        ).rstrip()
         for r in [head, *rows]
     )
+
+
+def plain_status(snap: Snapshot) -> str:
+    """`status` into a pipe or a file: plain lines, none wrapped or cut, to grep."""
+    agents = [
+        (printable(a.name), printable(a.window), printable(a.state), a.task or "-",
+         duration(snap.now - a.since) if a.task and a.since else "")
+        for a in snap.agents
+    ]  # fmt: skip
+    parts = [header(snap).plain, totals_line(snap), ""]
+    if agents:
+        parts += [_aligned(("Agent", "Window", "State", "Task", "For"), agents, None), ""]
+    parts += [plain_tasks(snap, None), *problems_lines(snap)]
+    return "\n".join(parts) + "\n"
 
 
 def view_for(plain: bool) -> View:
@@ -236,7 +275,11 @@ def view_for(plain: bool) -> View:
 
 
 def print_status(snap: Snapshot, stream: IO[str] | None = None) -> None:
-    console = Console(file=stream or sys.stdout)
+    out = stream or sys.stdout
+    if not out.isatty():
+        out.write(plain_status(snap))
+        return
+    console = Console(file=out)
     console.print(header(snap))
     console.print(progress(snap))
     console.print(agents_table(snap))
@@ -244,3 +287,5 @@ def print_status(snap: Snapshot, stream: IO[str] | None = None) -> None:
         console.file.write(plain_tasks(snap, console.size.width) + "\n")
     else:
         console.print(status_table(snap, width=console.size.width))
+    for line in problems_lines(snap):
+        console.print(Text(line, style="red"))

@@ -96,6 +96,16 @@ def make_workspace(folder: Path, socket: str, delay: float, logs: Path | None = 
     return folder
 
 
+DEMO_TASKS = 6  # the most tasks one simulated agent takes in the demo (with the retry)
+
+
+def _minutes(delay: float) -> str:
+    """How long the demo takes, roughly: the busier agent's tasks, each `delay` and the
+    settling around it."""
+    seconds = DEMO_TASKS * (delay + 2.5)
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f}s"
+
+
 def run_demo(delay: float, keep: bool, plain: bool) -> int:
     from .launch import run_daemon
     from .tmux import Tmux, server_for
@@ -104,8 +114,12 @@ def run_demo(delay: float, keep: bool, plain: bool) -> int:
     socket = f"orchestrate-demo-{os.getpid()}"
     make_workspace(folder, socket, delay)
     view = view_for(plain)
-    print(f"demo workspace: {folder}")
-    print(f"watch the agents: tmux -L {socket} attach -t orchestrate-demo")
+    kept = "kept afterwards" if keep else "removed at the end; --keep keeps it"
+    print(f"demo workspace: {folder} ({kept})")
+    print(
+        f"watch the agents from another terminal: tmux -L {socket} attach -t orchestrate-demo"
+        f" (it runs about {_minutes(delay)}; each simulated agent works {delay:g}s a task)"
+    )
     try:
         code = run_daemon(folder, view, exit_when_done=True)
     finally:
@@ -114,7 +128,8 @@ def run_demo(delay: float, keep: bool, plain: bool) -> int:
     print()
     status = (folder / "ORCHESTRATOR_STATUS.md").read_text(encoding="utf-8")
     if plain:  # the live dashboard already shows the final table
-        print(status)
+        # Without --keep, the logs it names are about to go with the workspace.
+        print(status if keep else status.split("**Validation logs**")[0].rstrip() + "\n")
     finished = code == 0 and "**Queued**: 0" in status and "**Running**: 0" in status
     print("demo " + ("complete: every task done" if finished else "ended with unfinished tasks"))
     if keep:

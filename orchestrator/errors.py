@@ -6,6 +6,7 @@ The CLI catches :class:`OrchestrateError` once, prints it and exits 1.
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +30,22 @@ class OrchestrateError(Exception):
 class ConfigError(OrchestrateError):
     """orchestrate.yaml or a queue file is invalid."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(
+        self,
+        problems: list[Problem],
+        valid: Sequence[object] = (),
+        invalid_ids: Iterable[str] = (),
+    ) -> None:
         self.problems = problems
+        # A queue file's tasks that are valid despite its problems (config.Task objects),
+        # and the ids of those that are not: what `check` still cross-checks.
+        self.valid = tuple(valid)
+        self.invalid_ids = frozenset(invalid_ids)
         super().__init__("\n".join(str(p) for p in problems))
 
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[Problem]]]:
-        return ConfigError, (self.problems,)  # pickled whole (a queue read in a child)
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[object, ...]]:
+        # pickled whole (a queue read in a child)
+        return ConfigError, (self.problems, self.valid, self.invalid_ids)
 
 
 class WorkspaceNotFound(OrchestrateError):

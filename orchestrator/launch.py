@@ -219,8 +219,27 @@ def show(root: Path, agent: str | None) -> None:
             known = settings.agent(agent)
             pane = tmux.find_window(session, known.window if known else agent)
     if pane is None:
-        raise OrchestrateError(f"no window for {agent!r} in session {settings.session!r}")
+        names = [a.name for a in settings.agents] or _stored_agents(settings)
+        listed = f"agents: {', '.join(names)}" if names else "no agent is declared"
+        raise OrchestrateError(
+            f"no window for {agent!r} in session {settings.session!r} ({listed}; "
+            f"or {DAEMON_WINDOW!r}, the daemon's window under `start --detach`)"
+        )
     tmux.show(pane)
+
+
+def _stored_agents(settings: config.Settings) -> list[str]:
+    """The agents the daemon last knew (those a queue named, when none is declared)."""
+    from .store import Store
+
+    db = settings.state_dir / "state.db"
+    if not db.exists():
+        return []
+    store = Store(db, readonly=True)
+    try:
+        return sorted(store.panes())
+    finally:
+        store.close()
 
 
 def send_command(root: Path, command: str, target: str) -> tuple[bool, str]:

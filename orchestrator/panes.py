@@ -28,6 +28,7 @@ from .store import Store
 from .tmux import SHELLS, PaneInfo, Tmux
 
 LIMITS_KEY = "rate_limits"
+IDLE_LOOK = 5.0  # seconds between two reads of the screen of an agent nothing waits for
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class AgentPanes:
         self.restarts: dict[str, tuple[int, float]] = {}  # agent -> (restarts, not before)
         self.session_lost = False  # the session was found missing (journaled once)
         self.exits_told: set[str] = set()  # agents whose dead pane's last words are journaled
+        self.unwatched: dict[str, float] = {}  # agent nothing waits for -> its screen last read
+        self.shown: dict[str, str] = {}  # agent -> its detail at that read ("" if it was ready)
         self.limits = Limits(store.get_meta(LIMITS_KEY), journal, self._save_limits)
 
     def _save_limits(self, text: str) -> None:
@@ -155,26 +158,43 @@ class AgentPanes:
                     self.details[name] = BUSY  # it printed within `quiet`: its turn goes on
                 continue
             if name not in watched:
-                continue
-            screen = self.tmux.capture(self.panes[name], history=0)
-            reading = classify(screen, profile, self.limits.stale.get(name, 0))
-            readings[name] = reading
-            still = self._still(name, screen, info.activity, now)
-            if self.limits.check(name, reading, now, self.config(name).rate_limit_pause):
-                self.details[name] = RATE_LIMITED
-                continue
-            if reading.state != IDLE:
-                self.details[name] = reading.state
-                continue
-            first = self.first_idle.setdefault(name, now)
-            if now - first < profile.settle:
-                self.details[name] = "starting"
-            elif not turn_over(reading, still, profile):
-                self.details[name] = BUSY  # idle-looking, but still writing its turn
+                # Nothing to give it now: its screen is read now and then, so that what it
+                # shows (idle, waiting for a person, a usage limit) is what it is.
+                looked = self.unwatched.get(name)
+                if looked is not None and now - looked < IDLE_LOOK:
+                    if self.shown.get(name) == "":
+                        ready.add(name)
+                    self.details[name] = self.shown.get(name, "")
+                    continue
+                self.unwatched[name] = now
             else:
+                self.unwatched.pop(name, None)
+            screen = self.tmux.capture(self.panes[name], history=0)
+            readings[name] = classify(screen, profile, self.limits.stale.get(name, 0))
+            if self._ready(name, screen, readings[name], info.activity, now):
                 ready.add(name)
+            self.shown[name] = "" if name in ready else self.details[name]
         running = frozenset(n for n in names if n in self.programs and n not in lost)
         return Seen(frozenset(present), frozenset(ready), activity, readings, running)
+
+    def _ready(self, name: str, screen: str, reading: Reading, activity: float, now: float) -> bool:
+        """May the agent whose screen reads so be given a prompt? If not, `details` says why."""
+        profile = self.profile(name)
+        still = self._still(name, screen, activity, now)
+        if self.limits.check(name, reading, now, self.config(name).rate_limit_pause):
+            self.details[name] = RATE_LIMITED
+            return False
+        if reading.state != IDLE:
+            self.details[name] = reading.state
+            return False
+        first = self.first_idle.setdefault(name, now)
+        if now - first < profile.settle:
+            self.details[name] = "starting"
+        elif not turn_over(reading, still, profile):
+            self.details[name] = BUSY  # idle-looking, but still writing its turn
+        else:
+            return True
+        return False
 
     def _still(self, name: str, screen: str, activity: float, now: float) -> float:
         """For how long the agent's screen has shown what it shows now: since the first capture

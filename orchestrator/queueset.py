@@ -27,8 +27,12 @@ from .errors import ConfigError, Problem
 _PLAYBOOK_REF = re.compile(r"@([\w./-]+?)/([\w.-]+?)\.md\b")
 
 
-def cross_check(tasks: list[Task], settings: Settings) -> list[Problem]:
-    """Problems that need every queue file at once: duplicates, agents, deps, cycles, playbooks."""
+def cross_check(
+    tasks: list[Task], settings: Settings, invalid: Iterable[str] = ()
+) -> list[Problem]:
+    """Problems that need every queue file at once: duplicates, agents, deps, cycles, playbooks.
+    `invalid`: ids of tasks whose own problems were said (a dependency on one is not unknown)."""
+    invalid = set(invalid)
     problems: list[Problem] = []
     by_id: dict[str, Task] = {}
     agent_names = {a.name for a in settings.agents}
@@ -58,6 +62,8 @@ def cross_check(tasks: list[Task], settings: Settings) -> list[Problem]:
         by_id[task.id] = task
     for task in by_id.values():
         for dep in task.after:
+            if dep in invalid:
+                continue
             if dep not in by_id:
                 problems.append(
                     Problem(
@@ -249,13 +255,16 @@ def _kept(sent: _Sent, before: tuple[Task, ...]) -> list[Task] | ConfigError:
     return [old[t] if isinstance(t, str) else t for t in sent]
 
 
-def check_workspace(root: Path) -> tuple[Settings | None, list[Problem]]:
-    """Everything `orchestrate check` reports, in file order."""
-    settings, problems, _ = inspect_workspace(root)
+def check_workspace(root: Path, board: bool = True) -> tuple[Settings | None, list[Problem]]:
+    """Everything `orchestrate check` reports, in file order; without the board's problems
+    if not `board` (what refuses a start: a board that is not a file is waited for)."""
+    settings, problems, _ = inspect_workspace(root, board)
     return settings, problems
 
 
-def inspect_workspace(root: Path) -> tuple[Settings | None, list[Problem], list[Task]]:
+def inspect_workspace(
+    root: Path, board: bool = True
+) -> tuple[Settings | None, list[Problem], list[Task]]:
     """The settings, every problem, and the tasks of the files that parse (each file read
     once)."""
     try:
@@ -271,14 +280,19 @@ def inspect_workspace(root: Path) -> tuple[Settings | None, list[Problem], list[
                 f"queue folder {settings.queues} does not exist: create it or fix 'queues:'",
             )
         )
-    problems.extend(board_problems(settings))
+    if board:
+        problems.extend(board_problems(settings))
     tasks: list[Task] = []
+    invalid: set[str] = set()
     for result in read_all(settings).values():
-        if isinstance(result, ConfigError):
+        if isinstance(result, ConfigError):  # its valid tasks are checked with the others
             problems.extend(result.problems)
+            tasks.extend(t for t in result.valid if isinstance(t, Task))
+            invalid |= result.invalid_ids
         else:
             tasks.extend(result)
-    problems.extend(cross_check(tasks, settings))
+    problems.extend(cross_check(tasks, settings, invalid))
+    problems.sort(key=lambda p: (str(p.file), p.line))
     return settings, problems, tasks
 
 

@@ -12,10 +12,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .snapshot import duration
 from .state import ACTIVE, TaskState
 from .store import Event
-from .text import printable
+from .text import duration, printable
 
 # Journal kinds that end an attempt's hold on its agent.
 ENDS = frozenset({"done", "failed", "retry", "blocked", "gone", "requeued", "cancelled"})

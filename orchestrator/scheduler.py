@@ -17,6 +17,7 @@ from .readiness import best_first, eligible, startable
 from .state import (
     ACTIVE,
     BLOCKED,
+    CANCELLED,
     DISPATCHED,
     DONE,
     FAILED,
@@ -44,6 +45,7 @@ from .state import (
     ValidationDone,
     fold,
 )
+from .text import duration
 
 # --------------------------------------------------------------------------- decisions
 
@@ -87,8 +89,60 @@ def _on_queue(state: State, tasks: Sequence[Task]) -> Iterable[Action]:
                 yield AddTask(task, order, DONE, "reported COMPLETED on the board already")
             else:
                 yield AddTask(task, order)
-        elif known.task != task or known.order != order:
+            continue
+        if known.task != task or known.order != order:
             yield UpdateTask(task, order)
+        if known.withdrawn:
+            yield from _entry_back(known)
+    listed = {t.id for t in tasks}
+    for known in state.tasks.values():
+        if known.id not in listed and not known.withdrawn and known.status not in FINISHED:
+            yield from _entry_gone(known)
+
+
+FINISHED = frozenset({DONE, FAILED, CANCELLED})  # history: a gone entry changes nothing
+GONE = "its entry is gone from the queue files"
+
+
+def _entry_gone(task: TaskState) -> Iterable[Action]:
+    """A task no queue file lists any more: withdrawn if it waits; left to finish if it runs
+    (and not retried after)."""
+    if task.status in ACTIVE:
+        yield Update(
+            task.id,
+            {"withdrawn": True},
+            "entry-gone",
+            f"{task.id}: {GONE}; it is {task.status} and left to finish (no retry after)",
+        )
+        return
+    yield Update(
+        task.id,
+        {
+            "status": CANCELLED,
+            "withdrawn": True,
+            "blocked_by": None,
+            "reason": f"withdrawn: {GONE}",
+        },
+        "withdrawn",
+        f"{task.id}: withdrawn ({GONE}; it was {task.status}); it comes back if its entry does",
+    )
+
+
+def _entry_back(task: TaskState) -> Iterable[Action]:
+    if task.status == CANCELLED:
+        yield Update(
+            task.id,
+            {"status": QUEUED, "withdrawn": False, "reason": ""},
+            "restored",
+            f"{task.id}: its entry is back in the queue files: queued again",
+        )
+    else:
+        yield Update(
+            task.id,
+            {"withdrawn": False},
+            "restored",
+            f"{task.id}: its entry is back in the queue files",
+        )
 
 
 def _resolve(state: State, block: Block) -> TaskState | None:
@@ -196,6 +250,14 @@ def _on_report(state: State, block: Block, now: float) -> Iterable[Action]:
 
 def _retry_or_fail(task: TaskState, feedback: str, why: str, now: float) -> Iterable[Action]:
     label = f"{task.id} #{task.attempts}"
+    if task.withdrawn:
+        yield Update(
+            task.id,
+            {"status": CANCELLED, "feedback": feedback, "reason": f"{why}; withdrawn: {GONE}"},
+            "withdrawn",
+            f"{label}: {why}; not retried: {GONE}",
+        )
+        return
     if task.attempts - task.budget_from <= task.task.retries:
         yield Update(
             task.id,
@@ -278,7 +340,7 @@ def _flags(state: State, now: float) -> Iterable[Action]:
             continue
         raised: list[tuple[str, str]] = []
         if task.overdue(now) and "overdue" not in task.flags:
-            estimate = f"estimate {task.task.estimate:.0f}s"
+            estimate = f"estimate {duration(task.task.estimate)}"
             raised.append(("overdue", f"{task.id} #{task.attempts}: overdue ({estimate})"))
         agent = state.agent(task.agent or "")
         signs = [t for t in (task.since, task.last_report, agent and agent.activity) if t]
@@ -288,7 +350,8 @@ def _flags(state: State, now: float) -> Iterable[Action]:
                 (
                     "stalled",
                     f"{task.id} #{task.attempts}: stalled: no output from {task.agent} and no "
-                    f"report for {quiet / 60:.0f} min",
+                    f"report for {duration(quiet)}; `orchestrate retry {task.id}` sends it "
+                    "again as a new attempt",
                 )
             )
         flags = task.flags

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .state import ACTIVE, AgentState, State, TaskState, frozen_tasks
-from .text import printable, printable_data
+from .text import duration, printable, printable_data
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -74,6 +74,9 @@ class Snapshot:
     running: bool = True
     started: float | None = None  # when the daemon started
     board: str = ""
+    # What is wrong now and stays wrong until fixed ("FILE:LINE: message" for a queue file):
+    # the running daemon's word, or (none running) what the files say.
+    problems: tuple[str, ...] = ()
 
     def totals(self) -> dict[str, int]:
         counts = {s: 0 for s in ("done", "running", "queued", "failed", "blocked", "cancelled")}
@@ -126,6 +129,7 @@ def snapshot(
     running: bool = True,
     started: float | None = None,
     board: str = "",
+    problems: tuple[str, ...] = (),
 ) -> Snapshot:
     tasks = sorted(state.tasks.values(), key=lambda t: t.order)
 
@@ -151,18 +155,8 @@ def snapshot(
         running=running,
         started=started,
         board=board,
+        problems=problems,
     )
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def eta(row: TaskRow, now: float) -> str:
@@ -218,6 +212,9 @@ def status_markdown(snap: Snapshot) -> str:
     for a in snap.agents:
         cells = (printable(a.name), printable(a.window), printable(a.state), a.task or "-")
         lines.append("| " + " | ".join(cells) + " |")
+    if snap.problems:
+        lines += ["", "**Problems** (until fixed):", ""]
+        lines += [f"- {printable(p)}" for p in snap.problems]
     logs = [t for t in snap.tasks if t.log]
     if logs:
         lines += ["", "**Validation logs**:", ""]
@@ -262,6 +259,7 @@ def _status_data(snap: Snapshot) -> dict[str, Any]:
             for a in snap.agents
         ],
         "totals": snap.totals(),
+        "problems": list(snap.problems),
     }
 
 
@@ -313,12 +311,13 @@ class Stored:
     started: float | None
     agents: dict[str, dict[str, Any]]  # the daemon's last word on each agent, by name
     commands: tuple[tuple[str, str], ...] = ()  # operator's commands waiting for the daemon
+    problems: tuple[str, ...] = ()  # the running daemon's, or those of the queue files
 
 
 def read_stored(root: Path, queues: bool = False) -> Stored:
     """The state as the daemon last stored it (paused agents and waiting commands included),
-    or the queues' tasks, all queued, before a first run. With `queues`, the tasks of the
-    queue files that the store does not hold yet are added, queued."""
+    with the tasks of the queue files that the store does not hold yet added, queued, when
+    no daemon runs (a running one has read them) or with `queues`."""
     from . import config, queueset
     from .lock import holder
     from .store import Store
@@ -331,19 +330,24 @@ def read_stored(root: Path, queues: bool = False) -> Stored:
     commands: tuple[tuple[str, str], ...] = ()
     tasks: list[TaskState] = []
     agents_meta = []
+    problems: tuple[str, ...] = ()
     if db.exists():
         store = Store(db, readonly=True)
         try:
             tasks = store.tasks()
             agents_meta = json.loads(store.get_meta("agents") or "[]")
+            if running:
+                problems = tuple(json.loads(store.get_meta(PROBLEMS_KEY) or "[]"))
             started = float(store.get_meta("started") or 0) or None
             paused = store.paused_agents()
             commands = tuple((c, t) for _, c, t in store.pending_commands())
         finally:
             store.close()
-    if queues or not db.exists():
+    if queues or not running or not db.exists():
         known = {t.id for t in tasks}
         merged = queueset.merge_queues(settings, queueset.read_all(settings), {})
+        if not running:
+            problems = tuple(str(p) for p in merged.problems)
         fresh = [t for t in merged.tasks if t.id not in known]
         tasks += [TaskState(t, len(tasks) + i) for i, t in enumerate(fresh)]
     names = [a.name for a in config.agents_for(settings, [t.task for t in tasks])]
@@ -354,7 +358,10 @@ def read_stored(root: Path, queues: bool = False) -> Stored:
         agents=tuple(AgentState(n, task=held.get(n), paused=n in paused) for n in names),
     )
     by_name = {e["name"]: e for e in agents_meta}
-    return Stored(settings, state, running, started, by_name, commands)
+    return Stored(settings, state, running, started, by_name, commands, problems)
+
+
+PROBLEMS_KEY = "problems"  # store meta: the running daemon's problems, as JSON
 
 
 def read_snapshot(root: Path, now: float) -> Snapshot:
@@ -384,4 +391,4 @@ def read_snapshot(root: Path, now: float) -> Snapshot:
         )
         for a in snap.agents
     )
-    return replace(snap, agents=agents)
+    return replace(snap, agents=agents, problems=stored.problems)

@@ -51,6 +51,7 @@ class TaskState:
     validation: str = ""  # the last validation's result, in words
     log: str = ""  # where the last validation's output is
     urgent: bool = False  # `orchestrate dispatch`: goes before every other ready task
+    withdrawn: bool = False  # no queue file lists it any more (cancelled, or left to finish)
 
     @property
     def id(self) -> str:

@@ -101,6 +101,7 @@ _EXTRA: dict[str, Any] = {
     "validation": str,
     "log": str,
     "urgent": bool,
+    "withdrawn": bool,
 }
 _DEFAULTS = {f.name: f.default for f in fields(TaskState) if f.name in _EXTRA}
 

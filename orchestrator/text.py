@@ -50,3 +50,15 @@ def printable_data(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [printable_data(v) for v in value]
     return value
+
+
+def duration(seconds: float | None) -> str:
+    """A length of time in the unit that makes it true to a person: `20s`, `3m`, `1h05m`."""
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

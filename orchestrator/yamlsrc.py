@@ -46,10 +46,7 @@ def load(text: str, file: Path) -> Located:
         except yaml.YAMLError:  # the pure parser says what is wrong in plainer words
             out = _Builder(file).build(text, yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        what = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError([Problem(file, line, f"YAML syntax: {what}")]) from None
+        raise ConfigError([_syntax(exc, file)]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         line = text[: exc.position].count("\n") + 1
         char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
@@ -59,6 +56,29 @@ def load(text: str, file: Path) -> Located:
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, 1, f"not readable as YAML: {exc}")]) from None
     return out
+
+
+_OPENED = {"flow sequence": "'['", "flow mapping": "'{'", "quoted scalar": "quoted string"}
+
+
+def _syntax(exc: yaml.MarkedYAMLError, file: Path) -> Problem:
+    """A syntax error in words, at the line where the trouble is: for a bracket or a quote
+    that is never closed, the line where it opens (and where the parser gave up)."""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 1
+    problem, context = exc.problem or "", exc.context or ""
+    if "character '\\t'" in problem:  # PyYAML writes the tab as its escape
+        return Problem(file, line, "YAML syntax: a tab; YAML is indented with spaces only")
+    opens = exc.context_mark.line + 1 if exc.context_mark else line
+    opened = next((what for key, what in _OPENED.items() if key in context), None)
+    if opened and opens != line:
+        ends = "end of stream" in problem or "<stream end>" in problem
+        why = "the file ends first" if ends else f"line {line}: {problem}"
+        return Problem(file, opens, f"YAML syntax: this {opened} is never closed ({why})")
+    what = problem or context or "invalid YAML"
+    if context and problem and opens != line:
+        what += f" ({context} that starts on line {opens})"
+    return Problem(file, line, f"YAML syntax: {what}")
 
 
 MAX_VALUES = 1_000_000  # aliases can make a small file expand without end ("billion laughs")

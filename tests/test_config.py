@@ -69,7 +69,10 @@ def test_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:
         tmp_path, {"queues/a.yaml": "tasks:\n  - id: A\n    prompt: [unclosed\n    agent: x\n"}
     )
     problem = only_problem(root)
-    assert problem.startswith(f"{root / 'queues/a.yaml'}:4: YAML syntax")
+    assert problem == (
+        f"{root / 'queues/a.yaml'}:3: YAML syntax: this '[' is never closed "
+        "(line 4: expected ',' or ']', but got ':')"
+    )
 
 
 def test_unknown_key_with_suggestion(tmp_path: Path) -> None:
@@ -179,7 +182,7 @@ def test_dependency_on_a_later_phase_can_never_run(tmp_path: Path) -> None:
         ("    estimate: soon", "'estimate': 'soon' is not a duration"),
         ("    retries: -1", "'retries': Input should be greater than or equal to 0"),
         ("    phase: one", "'phase': Input should be a valid integer"),
-        ("    id: 'bad id'", "'id': String should match pattern"),
+        ("    id: 'bad id'", "'id': 'bad id' is not an id: ' ' is not allowed"),
     ],
 )
 def test_wrong_values(tmp_path: Path, line: str, expected: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
@@ -126,3 +128,33 @@ def test_any_sequence_of_commands_keeps_the_invariants(script: list[tuple[str, s
         or any(a.paused for a in h.state.agents)
         or any(t.status in (st.FAILED, st.BLOCKED) for t in h.state.tasks.values())
     )
+
+
+def test_retry_sends_a_stalled_dispatched_task_again_as_a_new_attempt() -> None:
+    h = History(["a"], [task("T", retries=0)])
+    h.state = st.fold(h.state, [st.SetPresence("a", True, False)], h.now)  # a is in its turn
+    answer = h.control("retry", "T")
+    assert answer.ok and answer.message.startswith("T: attempt #1 given up; attempt #2 goes")
+    t = h.state.tasks["T"]
+    assert t.status == st.QUEUED and t.budget_from == 1
+    assert "got no report, and the operator sent it again" in t.feedback
+    assert h.dispatches == [("T", "a", 1)]  # nothing typed into the running turn
+    h.seen({"a"})
+    assert h.dispatches[-1] == ("T", "a", 2)
+    assert not h.control("dispatch", "T").ok  # dispatched: the hint names retry
+    assert "`orchestrate retry` sends it again" in h.control("dispatch", "T").message
+
+
+def test_retry_of_a_validating_task_says_what_to_do() -> None:
+    h = History(["a"], [task("T", validate=("make check",))])
+    h.report("T")
+    answer = h.control("retry", "T")
+    assert not answer.ok and "its check is running" in answer.message
+
+
+def test_a_stall_is_told_in_the_unit_that_makes_it_true() -> None:
+    h = History(["a"], [task("T")])
+    h.state = dataclasses.replace(h.state, stall_after=20.0)
+    h.now = (h.state.tasks["T"].since or 0.0) + 24
+    (update,) = [a for a in h.feed(st.Tick()) if isinstance(a, st.Update)]
+    assert "no report for 25s; `orchestrate retry T` sends it again" in update.message

@@ -40,9 +40,10 @@ LAUGHS = q(
 
 CASES = [
     Bad("yaml syntax", "queues/q.yaml", q("tasks:\n  - id: A\n    agent: [a\n    prompt: p\n"),
-        "queues/q.yaml:4: YAML syntax: expected ',' or ']', but got ':'"),
+        "queues/q.yaml:3: YAML syntax: this '[' is never closed (line 4: expected ',' or ']', "
+        "but got ':')"),
     Bad("a tab", "queues/q.yaml", q("tasks:\n\t- id: A\n"),
-        "queues/q.yaml:2: YAML syntax: found character '\\t' that cannot start any token"),
+        "queues/q.yaml:2: YAML syntax: a tab; YAML is indented with spaces only"),
     Bad("tasks not a list", "queues/q.yaml", q("tasks:\n  a: 1\n"),
         "queues/q.yaml:1: 'tasks': Input should be a valid list"),
     Bad("a task that is text", "queues/q.yaml", q("tasks:\n  - just words\n"),
@@ -58,9 +59,12 @@ CASES = [
     Bad("an unknown top key", "queues/q.yaml", q("task:\n  - id: A\n"),
         "queues/q.yaml:1: unknown key 'task': did you mean 'tasks'?"),
     Bad("a bad id", "queues/q.yaml", q(TASK.replace("id: A", "id: 'A B'")),
-        "queues/q.yaml:2: task A B: 'id': String should match pattern"),
+        "queues/q.yaml:2: task A B: 'id': 'A B' is not an id: ' ' is not allowed; an id is "
+        "ASCII letters, digits, '_', '.' and '-', starting with a letter or digit"),
     Bad("a bad priority", "queues/q.yaml", q(TASK + "    priority: urgent\n"),
-        "queues/q.yaml:5: task A: 'priority': unknown priority 'urgent': use one of critical"),
+        "queues/q.yaml:5: task A: 'priority': unknown priority 'urgent': use critical, "
+        "blocking, high, medium or low (in French: critique, bloquant, haute, moyenne, basse "
+        "or optimisation)"),
     Bad("a negative phase", "queues/q.yaml", q(TASK + "    phase: -1\n"),
         "queues/q.yaml:5: task A: 'phase': Input should be greater than or equal to 0"),
     Bad("a bad estimate", "queues/q.yaml", q(TASK + "    estimate: soon\n"),
@@ -96,7 +100,7 @@ CASES = [
         LAUGHS,
         "queues/q.yaml:"),  # refused: more than 1,000,000 values (checked below)
     Bad("config syntax", "orchestrate.yaml", q("agents: [a\n"),
-        "orchestrate.yaml:2: YAML syntax: expected ',' or ']', but got '<stream end>'"),
+        "orchestrate.yaml:1: YAML syntax: this '[' is never closed (the file ends first)"),
     Bad("config misspelt", "orchestrate.yaml", q("sesion: x\n"),
         "orchestrate.yaml:1: unknown key 'sesion': did you mean 'session'?"),
     Bad("an unknown profile", "orchestrate.yaml", q("agents:\n  a:\n    profile: gpt\n"),

@@ -558,3 +558,42 @@ def test_a_validation_goes_on_when_the_agent_goes() -> None:
     h.report("T")
     h.feed(st.AgentsSeen(frozenset(), frozenset(), running=frozenset()))
     assert h.status("T") == sch.VALIDATING
+
+
+# --------------------------------------------------------------------------- entries gone
+
+
+def kinds(actions: list[st.Action]) -> list[str]:
+    return [a.kind for a in actions if isinstance(a, st.Update | st.Note)]
+
+
+def test_a_queued_task_whose_entry_is_gone_is_withdrawn_and_comes_back_with_it() -> None:
+    a1, a2 = task("A1"), task("A2")
+    h = History(["a"], [a1, a2])  # A1 dispatched, A2 queued
+    actions = h.feed(st.QueueLoaded((a1,)))
+    assert kinds(actions) == ["withdrawn"]
+    assert h.status("A2") == st.CANCELLED and h.state.tasks["A2"].withdrawn
+    assert "withdrawn: its entry is gone" in h.state.tasks["A2"].reason
+    assert kinds(h.feed(st.QueueLoaded((a1,)))) == []  # said once
+    h.report("A1")
+    assert h.dispatches == [("A1", "a", 1)]  # A2 is never sent
+    actions = h.feed(st.QueueLoaded((a1, a2)))
+    assert "restored" in kinds(actions) and h.dispatches[-1] == ("A2", "a", 1)
+
+
+def test_a_task_in_flight_whose_entry_is_gone_finishes_and_is_not_retried() -> None:
+    t = task("T", validate=("make check",), retries=3)
+    h = History(["a"], [t])
+    actions = h.feed(st.QueueLoaded(()))
+    assert kinds(actions) == ["entry-gone"] and h.status("T") == st.DISPATCHED
+    assert "left to finish" in next(a.message for a in actions if isinstance(a, st.Update))
+    assert kinds(h.feed(st.QueueLoaded(()))) == []
+    h.report("T")
+    h.validated("T", False)
+    assert h.status("T") == st.CANCELLED and h.dispatches == [("T", "a", 1)]
+
+
+def test_finished_tasks_whose_entry_is_gone_stay_as_they_are() -> None:
+    h = History(["a"], [task("T")])
+    h.report("T")
+    assert kinds(h.feed(st.QueueLoaded(()))) == [] and h.status("T") == st.DONE

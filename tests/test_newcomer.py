@@ -1,0 +1,195 @@
+"""What a new user sees (issue: the newcomer's trial): exit codes, messages, `status --json`,
+the journal. Each test runs the real CLI as a subprocess, on a private tmux socket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as hst
+
+from orchestrator import config
+from orchestrator.lock import holder
+
+from .conftest import Workspace, wait_until
+
+BROKEN = "tasks:\n  - id: A\n    agent: a\n    prompt: [unclosed\n"
+
+
+# ------------------------------------------------------------------ a broken queue at start
+
+
+def test_a_queue_file_that_does_not_parse_refuses_the_start(workspace: Workspace) -> None:
+    workspace.sim_agents(["a"])
+    queue = workspace.root / "queues" / "q.yaml"
+    queue.write_text(BROKEN)
+    for args in (["--exit-when-done"], ["--detach"]):
+        result = workspace.cli("start", *args)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert f"{queue}:4: YAML syntax: this '[' is never closed" in result.stderr
+        assert "daemon running" not in result.stdout + result.stderr
+    assert holder(workspace.root / ".orchestrate" / "daemon.lock") is None
+    assert "daemon stopped" in workspace.cli("status").stdout
+
+
+def test_a_task_that_does_not_validate_refuses_the_start_too(workspace: Workspace) -> None:
+    workspace.sim_agents(["a"])
+    queue = workspace.root / "queues" / "q.yaml"
+    queue.write_text(
+        "tasks:\n  - {id: A, agent: a, prompt: p}\n  - {id: B, agent: a, prompt: q, after: [C]}\n"
+    )
+    result = workspace.cli("start", "--plain", "--exit-when-done")
+    assert result.returncode == 1
+    assert f"{queue}:3: task B: 'after' names unknown task 'C'" in result.stderr
+
+
+# --------------------------------------------------------------------------- agents' shown state
+
+
+def test_idle_agents_show_idle_once_every_task_is_settled(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a", "b"])
+    ws.write_queue("q.yaml", [{"id": "T", "agent": "a", "prompt": "one task for a"}])
+    with ws.running():
+        wait_until(lambda: ws.statuses() == {"T": "done"}, 60, "T done")
+
+        def states() -> dict[str, str]:
+            return {a["name"]: a["state"] for a in ws.status()["agents"]}
+
+        wait_until(lambda: states() == {"a": "idle", "b": "idle"}, 30, "both idle")
+        status_file = ws.root / "ORCHESTRATOR_STATUS.md"
+        wait_until(lambda: "starting" not in status_file.read_text(), 10, "the status file")
+        assert "starting" not in ws.cli("status").stdout
+
+
+# ------------------------------------------------------------------ status, offline and piped
+
+
+def test_offline_status_lists_the_queue_files_tasks_after_an_offline_command(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    long_title = "A title far longer than any terminal is wide: " + "word " * 40
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "T1", "agent": "a", "prompt": "p", "title": long_title.strip()},
+            {"id": "T2", "agent": "a", "prompt": "q"},
+        ],
+    )
+    assert "applied when the daemon next starts" in ws.cli("pause", "a").stdout
+    status = ws.status()
+    assert [t["id"] for t in status["tasks"]] == ["T1", "T2"]
+    assert status["totals"]["total"] == 2 and status["problems"] == []
+    piped = ws.cli("status").stdout
+    assert "0/2 done" in piped
+    (row,) = [line for line in piped.splitlines() if line.startswith("T1 ")]
+    assert row.endswith(long_title.strip())  # one line, not wrapped, not cut
+
+
+def test_a_broken_queue_file_is_a_problem_shown_until_it_is_fixed(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("good.yaml", [{"id": "T", "agent": "a", "prompt": "p"}])
+    bad = ws.root / "queues" / "bad.yaml"
+    status_file = ws.root / "ORCHESTRATOR_STATUS.md"
+    expected = f"{bad}:4: YAML syntax: this '[' is never closed"
+    with ws.running():
+        wait_until(lambda: ws.statuses() == {"T": "done"}, 60, "T done")
+        bad.write_text(BROKEN)
+        wait_until(
+            lambda: any(p.startswith(expected) for p in ws.status()["problems"]), 30, "problem"
+        )
+        assert expected in ws.cli("status").stdout
+        wait_until(lambda: expected in status_file.read_text(), 10, "the status file")
+        bad.write_text("tasks:\n  - {id: U, agent: a, prompt: fixed}\n")
+        wait_until(lambda: ws.status()["problems"] == [], 30, "the problem gone")
+        wait_until(lambda: "Problems" not in status_file.read_text(), 10, "the status file")
+    bad.write_text(BROKEN)  # no daemon: what the files say
+    assert any(p.startswith(expected) for p in ws.status()["problems"])
+
+
+# --------------------------------------------------------------------------- entries removed
+
+
+def test_a_task_removed_from_the_queue_files_is_withdrawn_not_sent(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"], delay=4)
+    ws.write_queue("one.yaml", [{"id": "RUNS", "agent": "a", "prompt": "takes a while"}])
+    later = ws.write_queue("two.yaml", [{"id": "LATER", "agent": "a", "prompt": "waits"}])
+    with ws.running():
+        wait_until(lambda: ws.statuses().get("RUNS") == "dispatched", 30, "RUNS dispatched")
+        later.unlink()
+        wait_until(lambda: ws.statuses().get("LATER") == "cancelled", 30, "LATER withdrawn")
+        (ws.root / "queues" / "one.yaml").unlink()  # the running one is left to finish
+        wait_until(lambda: ws.statuses().get("RUNS") == "done", 60, "RUNS done")
+        journal = ws.cli("logs").stdout
+    assert "LATER: withdrawn (its entry is gone from the queue files; it was queued)" in journal
+    assert "RUNS: its entry is gone from the queue files; it is dispatched and left to finish" in (
+        journal
+    )
+    (later_task,) = [t for t in ws.status()["tasks"] if t["id"] == "LATER"]
+    assert "withdrawn" in later_task["reason"]
+    assert [m for m in ws.markers() if "LATER" in m] == []  # never typed
+
+
+# --------------------------------------------------------------------------- check, in one run
+
+
+def test_check_reports_every_problem_in_one_run(workspace: Workspace) -> None:
+    workspace.sim_agents(["a"])
+    (workspace.root / "queues" / "one.yaml").write_text(
+        "tasks:\n"
+        "  - {id: A, agent: a, prompt: p, priority: urgent}\n"  # its own problem
+        "  - {id: B, agent: a, prompt: p, uses: [no-such-playbook]}\n"
+        "  - {id: C, agent: a, prompt: p, after: [GHOST]}\n"
+        "  - {id: D, agent: a, prompt: p, after: [E]}\n"
+        "  - {id: E, agent: a, prompt: p, after: [D]}\n"
+        "  - {id: F, agent: a, prompt: p, after: [A]}\n"  # A is invalid, not unknown
+    )
+    (workspace.root / "queues" / "two.yaml").write_text(
+        "tasks:\n  - {id: B, agent: a, prompt: again}\n  - {id: 'X Y', agent: a, prompt: p}\n"
+    )
+    result = workspace.cli("check")
+    assert result.returncode == 1 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    found = "\n".join(lines)
+    for expected in (
+        "one.yaml:2: task A: 'priority': unknown priority 'urgent'",
+        "one.yaml:3: task B: playbook 'no-such-playbook' (in uses) not found",
+        "one.yaml:4: task C: 'after' names unknown task 'GHOST'",
+        "one.yaml:5: dependency cycle: D -> E -> D",
+        "two.yaml:2: duplicate task id 'B'",
+        "two.yaml:3: task X Y: 'id': 'X Y' is not an id: ' ' is not allowed",
+    ):
+        assert expected in found, found
+    assert "unknown task 'A'" not in found  # F waits for A, which is invalid, not unknown
+    assert lines[-1] == f"{len(lines) - 1} problem(s)"
+    assert len(lines) - 1 == 6, found
+
+
+# --------------------------------------------------------------------------- priorities
+
+
+def test_the_hand_run_boards_priorities_are_understood() -> None:
+    assert config.priority_of("BLOQUANT CRITIQUE") == "critical"
+    assert config.priority_of("Haute") == "high"
+    assert config.priority_of("OPTIMISATION") == "low"
+    assert config.priority_of("  moyenne ") == "medium"
+
+
+@given(hst.lists(hst.sampled_from(sorted(config.PRIORITY_ALIASES)), min_size=1, max_size=4))
+def test_several_priority_words_mean_the_highest_of_them(words: list[str]) -> None:
+    spelled = " ".join(w.upper() if i % 2 else w for i, w in enumerate(words))
+    ranks = [config.PRIORITIES[config.PRIORITY_ALIASES[w]] for w in words]
+    assert config.PRIORITIES[config.priority_of(spelled)] == min(ranks)
+
+
+def test_an_unknown_priority_lists_the_french_names_too(tmp_path: Path) -> None:
+    try:
+        config.priority_of("urgent")
+    except ValueError as exc:
+        assert "critique, bloquant, haute, moyenne, basse or optimisation" in str(exc)
+    else:
+        raise AssertionError("urgent was taken")
