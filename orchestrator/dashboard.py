@@ -19,7 +19,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .snapshot import Snapshot, TaskRow, eta
+from .snapshot import Snapshot, TaskRow, eta, queue_left
 from .text import duration, printable
 
 STATUS_STYLES = {
@@ -41,12 +41,15 @@ STATE_STYLES = {
 }
 # When the tasks do not fit: what a person needs to see first.
 IMPORTANCE = {"dispatched": 0, "validating": 0, "failed": 1, "blocked": 1, "queued": 2}
-EVENTS_SHOWN = 6
+EVENTS_SHOWN = 6  # at least, when there are that many; a taller terminal shows more
+EVENTS_KEPT = 200
 
 
 def header(snap: Snapshot) -> Text:
     started = snap.started if snap.running else None
     up = f"up {duration(snap.now - started)}" if started else "daemon stopped"
+    if started and queue_left(snap) not in ("done", "-"):
+        up += f" · ETA {queue_left(snap)}"
     text = Text()
     text.append("orchestrate", style="bold")
     text.append(printable(f" · {snap.session} · {up} · {snap.workspace}"))
@@ -111,45 +114,62 @@ def visible_tasks(tasks: Sequence[TaskRow], room: int) -> tuple[list[TaskRow], s
 
 
 def status_table(snap: Snapshot, room: int | None = None, width: int = 200) -> Table:
-    """The tasks, one line each. Below 100 columns the check gives way and the priority is
-    cut to 4 letters; id, status, attempts and ETA keep their width, the title takes the rest."""
+    """The tasks, one line each, with why each is where it is. Below 100 columns the priority
+    gives way and the why comes first in the task's column; id, status, attempts and ETA keep
+    their width."""
     rows, more = visible_tasks(snap.tasks, room if room is not None else len(snap.tasks))
     wide = width >= 100
     table = Table(expand=True, show_edge=False, pad_edge=False)
     id_width = max((len(t.id) for t in rows), default=2)
+    statuses = [_status(t, wide) for t in rows]
     table.add_column("ID", no_wrap=True, min_width=id_width)
-    table.add_column("Task", overflow="ellipsis", no_wrap=True, ratio=1, min_width=6)
-    table.add_column("Agent", overflow="ellipsis", no_wrap=True, max_width=12)
-    table.add_column("Pri", no_wrap=True, max_width=8 if wide else 4, overflow="crop")
-    table.add_column("Status", no_wrap=True, overflow="ellipsis", max_width=32 if wide else 14)
+    # Wide, the title has a share and the why the rest; narrow, they share one column.
+    table.add_column(
+        "Task", overflow="ellipsis", no_wrap=True, ratio=2 if wide else 1, min_width=12
+    )
+    table.add_column("Agent", overflow="ellipsis", no_wrap=True, max_width=12 if wide else 10)
+    if wide:  # narrow, the priority gives way to the why
+        table.add_column("Pri", no_wrap=True, max_width=8, overflow="crop")
+    table.add_column("Status", no_wrap=True, min_width=max((len(x) for x in statuses), default=6))
     table.add_column("Try", no_wrap=True, justify="right", min_width=3)
     if wide:
-        table.add_column("Check", overflow="ellipsis", no_wrap=True, max_width=28)
+        table.add_column("Why", overflow="ellipsis", no_wrap=True, ratio=3)
     table.add_column("ETA", no_wrap=True, min_width=6)
-    for t in rows:
-        style = STATUS_STYLES.get(t.status, "")
-        # a flagged task shows ⚠ first; the flags follow while there is room
-        flagged = f"⚠ {t.status} {'+'.join(t.flags)}" if t.flags else t.status
-        status = Text(flagged, style=style)
-        cells: list[Any] = [t.id, printable(t.title), printable(t.agent)]
-        cells.append(t.priority)
-        cells += [status, str(t.attempts)]
-        cells += [printable(t.check)] if wide else []
+    for t, shown in zip(rows, statuses, strict=True):
+        # Narrow, why a task that is not done is where it is comes first: the id names it.
+        title = printable(t.title)
+        if not wide and t.why and t.status != "done":
+            title = f"{printable(t.why)} · {title}"
+        cells: list[Any] = [t.id, title, printable(t.agent), *([t.priority] if wide else [])]
+        cells += [Text(shown, style=STATUS_STYLES.get(t.status, "")), str(t.attempts)]
+        cells += [printable(t.why)] if wide else []
         table.add_row(*cells, eta(t, snap.now))
     if more:
         table.caption = more
     return table
 
 
+def _status(t: TaskRow, wide: bool) -> str:
+    """A flagged task's status shows ⚠, and where there is room every flag; never cut (narrow,
+    the flags are in the why that follows the title)."""
+    if not t.flags:
+        return t.status
+    return f"⚠ {t.status} {'+'.join(t.flags)}" if wide else f"⚠ {t.status}"
+
+
 def render(snap: Snapshot, events: Sequence[str], width: int, height: int) -> Group:
-    """The whole dashboard, for a terminal of `width` x `height`."""
-    shown = list(events)[-EVENTS_SHOWN:]
+    """The whole dashboard, for a terminal of `width` x `height`: the tasks take the lines
+    they need (up to what is left after at least EVENTS_SHOWN events), the events the rest."""
     problems = problems_lines(snap)
-    fixed = 2 + len(problems) + len(snap.agents) + 4 + len(shown)  # and the table's frame
+    fixed = 2 + len(problems) + len(snap.agents) + 4  # header, bar, agents, the table's frame
+    room = max(height - fixed - min(EVENTS_SHOWN, len(events)), 3)
+    rows = min(len(snap.tasks), room)
+    count = min(max(height - fixed - rows, EVENTS_SHOWN), len(events))
+    shown = list(events)[len(events) - count :]
     parts: list[Any] = [header(snap), progress(snap)]
     parts += [Text(line, style="red", no_wrap=True, overflow="ellipsis") for line in problems]
     parts.append(agents_table(snap))
-    parts.append(status_table(snap, room=max(height - fixed, 3), width=width))
+    parts.append(status_table(snap, room=room, width=width))
     parts += [Text(line, style="dim", no_wrap=True, overflow="ellipsis") for line in shown]
     return Group(*parts)
 
@@ -203,7 +223,7 @@ class LiveView:
         self, kind: str, message: str, task: str | None, agent: str | None, ts: float | None = None
     ) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(ts))
-        self.recent = [*self.recent, f"{stamp} {printable(message)}"][-EVENTS_SHOWN:]
+        self.recent = [*self.recent, f"{stamp} {printable(message)}"][-EVENTS_KEPT:]
         self._draw()
 
     def update(self, snap: Snapshot) -> None:

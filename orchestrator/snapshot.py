@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .state import ACTIVE, AgentState, State, TaskState, frozen_tasks
 from .text import duration, printable, printable_data
+from .why import queue_eta, reasons
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -46,6 +47,7 @@ class TaskRow:
     log: str = ""
     flags: tuple[str, ...] = ()
     blocked_by: str | None = None
+    why: str = ""  # why it is where it is, in a few words (why.reasons)
 
     @property
     def check(self) -> str:
@@ -77,6 +79,7 @@ class Snapshot:
     # What is wrong now and stays wrong until fixed ("FILE:LINE: message" for a queue file):
     # the running daemon's word, or (none running) what the files say.
     problems: tuple[str, ...] = ()
+    eta: float | None = None  # seconds until the queue should be done (why.queue_eta)
 
     def totals(self) -> dict[str, int]:
         counts = {s: 0 for s in ("done", "running", "queued", "failed", "blocked", "cancelled")}
@@ -86,7 +89,7 @@ class Snapshot:
         return {"total": len(self.tasks), **counts}
 
 
-def task_row(t: TaskState, now: float) -> TaskRow:
+def task_row(t: TaskState, now: float, why: str = "") -> TaskRow:
     return TaskRow(
         id=t.id,
         title=t.task.title,
@@ -103,6 +106,7 @@ def task_row(t: TaskState, now: float) -> TaskRow:
         log=t.log,
         flags=tuple(sorted(t.flags | ({"overdue"} if t.overdue(now) else set()))),
         blocked_by=t.blocked_by,
+        why=why,
     )
 
 
@@ -132,6 +136,7 @@ def snapshot(
     problems: tuple[str, ...] = (),
 ) -> Snapshot:
     tasks = sorted(state.tasks.values(), key=lambda t: t.order)
+    why = reasons(state, now)
 
     def since(task: str | None) -> float | None:
         held = state.tasks.get(task) if task else None
@@ -141,7 +146,7 @@ def snapshot(
         session=session,
         workspace=str(workspace),
         now=now,
-        tasks=tuple(task_row(t, now) for t in tasks),
+        tasks=tuple(task_row(t, now, why.get(t.id, "")) for t in tasks),
         agents=tuple(
             AgentRow(
                 a.name,
@@ -156,6 +161,7 @@ def snapshot(
         started=started,
         board=board,
         problems=problems,
+        eta=queue_eta(state, now),
     )
 
 
@@ -170,6 +176,14 @@ def eta(row: TaskRow, now: float) -> str:
     return "-"
 
 
+def queue_left(snap: Snapshot) -> str:
+    """`~12m` until the queue should be done, `done` when it is, `-` when nothing tells."""
+    totals = snap.totals()
+    if totals["done"] + totals["cancelled"] == totals["total"]:
+        return "done"
+    return "-" if snap.eta is None else f"~{duration(snap.eta)}"
+
+
 def status_markdown(snap: Snapshot) -> str:
     """ORCHESTRATOR_STATUS.md: the seeds' dashboard, kept by the daemon. Its texts (titles,
     checks, windows...) without control characters, each alone (a sequence cut off at the
@@ -180,10 +194,11 @@ def status_markdown(snap: Snapshot) -> str:
         "",
         f"**Session**: {printable(snap.session)}  ",
         f"**Updated**: {stamp}  ",
-        f"**Daemon**: {'running' if snap.running else 'stopped'}",
+        f"**Daemon**: {'running' if snap.running else 'stopped'}  ",
+        f"**Queue ETA**: {queue_left(snap)}",
         "",
-        "| ID | Task | Agent | Status | Attempts | Check | ETA |",
-        "|----|------|-------|--------|----------|-------|-----|",
+        "| ID | Task | Agent | Status | Attempts | Why | ETA |",
+        "|----|------|-------|--------|----------|-----|-----|",
     ]
     for t in snap.tasks:
         icon = STATUS_ICONS.get(t.status, "")
@@ -191,7 +206,7 @@ def status_markdown(snap: Snapshot) -> str:
         status = f"{icon} {t.status.upper()}" + "".join(f" ⚠️ {f.upper()}" for f in t.flags)
         if t.blocked_by:
             status += f" (by {t.blocked_by})"
-        check = printable(t.check).replace("|", "\\|")
+        check = printable(t.why).replace("|", "\\|")
         lines.append(
             f"| {t.id} | {title} | {printable(t.agent)} | {status} | {t.attempts} | {check} "
             f"| {eta(t, snap.now)} |"
@@ -251,6 +266,7 @@ def _status_data(snap: Snapshot) -> dict[str, Any]:
                 "log": t.log,
                 "flags": list(t.flags),
                 "blocked_by": t.blocked_by,
+                "why": t.why,
             }
             for t in snap.tasks
         ],
@@ -260,6 +276,7 @@ def _status_data(snap: Snapshot) -> dict[str, Any]:
         ],
         "totals": snap.totals(),
         "problems": list(snap.problems),
+        "eta": snap.eta,
     }
 
 

@@ -31,6 +31,13 @@ def snap(count: int) -> Snapshot:
             log=f"/ws/.orchestrate/logs/CODEX-{i:03d}-1.log" if i % 2 else "",
             flags=("overdue", "stalled") if i % 5 == 3 else (),
             blocked_by="CODEX-000" if i % 5 == 2 else None,
+            why=[
+                "✅ 2/2 passed",
+                "checking (2 command(s))",
+                "waits for CODEX-000, which is failed",
+                "overdue, stalled: on antigravity for 2m",
+                "waits for CODEX-001",
+            ][i % 5],
         )
         for i in range(count)
     )
@@ -63,10 +70,26 @@ def test_the_dashboard_for_5_tasks_shows_everything(width: int) -> None:
     assert any("claude" in ln and "rate-limited" in ln for ln in lines)
     for i in range(5):
         assert f"CODEX-{i:03d}" in text
-    assert "2m/30m" in text and "⚠ dispatched" in text
-    assert ("overdue+stalled" in text) == (width == 200)
-    assert "12:00:09" in text and "12:00:03" not in text  # the last 6 events
+    assert "2m/30m" in text and "⚠ dispatched" in text and "dispatched …" not in text
+    assert ("⚠ dispatched overdue+stalled" in text) == (width == 200)  # else in the why
+    assert "waits for CODEX-000" in text  # the why, in its column or after the title
+    assert "12:00:00" in text and "12:00:09" in text  # the room left goes to the events
     assert len(lines) <= 50
+
+
+def test_a_wide_dashboard_gives_the_why_its_room() -> None:
+    lines = recorded(snap(5), 200, 50).splitlines()
+    (row,) = [ln for ln in lines if ln.startswith("CODEX-002")]
+    assert "waits for CODEX-000, which is failed" in row
+    title = row.index("Position")
+    assert row.index("antigravity") - title < 90  # not 120 columns of title
+
+
+def test_the_events_fill_a_tall_terminal_and_keep_six_in_a_short_one() -> None:
+    tall = recorded(snap(3), 120, 60)
+    assert all(f"12:00:{i:02d}" in tall for i in range(10))
+    short = recorded(snap(40), 120, 30)
+    assert "12:00:09" in short and "12:00:04" in short and "12:00:03" not in short
 
 
 @pytest.mark.parametrize("width", [80, 200])
@@ -106,12 +129,12 @@ def test_table_fits_the_pane_and_keeps_ids_tries_and_eta(width: int) -> None:
 
 def test_markdown_rows_flags_logs_and_totals() -> None:
     text = status_markdown(snap(5))
-    assert "| ID | Task | Agent | Status | Attempts | Check | ETA |" in text
+    assert "| ID | Task | Agent | Status | Attempts | Why | ETA |" in text
     assert "Position Reconciliation Network Tests \\| with a pipe" in text  # the pipe escaped
     assert "⛔ BLOCKED (by CODEX-000)" in text
     assert "🔄 DISPATCHED ⚠️ OVERDUE ⚠️ STALLED" in text
-    assert "❌ \\`cargo test circuit_breakers_stress\\` exited 101" not in text  # not escaped
-    assert "❌ `cargo test circuit_breakers_stress` exited 101" in text
+    assert "| ✅ 2/2 passed |" in text and "| waits for CODEX-000, which is failed |" in text
+    assert "**Queue ETA**: -" in text  # the snapshot knows no ETA
     assert "- CODEX-001 (attempt 2): `/ws/.orchestrate/logs/CODEX-001-1.log`" in text
     assert "**Total**: 5" in text and "**Done**: 1" in text and "**Running**: 2" in text
 
