@@ -3,12 +3,14 @@ the journal. Each test runs the real CLI as a subprocess, on a private tmux sock
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as hst
 
-from orchestrator import config
+from orchestrator import __version__, config
 from orchestrator.lock import holder
 
 from .conftest import Workspace, wait_until
@@ -193,3 +195,60 @@ def test_an_unknown_priority_lists_the_french_names_too(tmp_path: Path) -> None:
         assert "critique, bloquant, haute, moyenne, basse or optimisation" in str(exc)
     else:
         raise AssertionError("urgent was taken")
+
+
+# --------------------------------------------------------------------------- the smaller ones
+
+
+def test_version_short_help_and_help_without_python_types(workspace: Workspace) -> None:
+    version = workspace.cli("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"orchestrate {__version__}"
+    for command in ([], ["start"], ["add"], ["logs"]):
+        shown = workspace.cli(*command, "-h")
+        assert shown.returncode == 0 and "Usage:" in shown.stdout
+        assert "<bool>" not in shown.stdout and "list[" not in shown.stdout, shown.stdout
+
+
+def test_after_takes_ids_separated_by_commas(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue(
+        "q.yaml",
+        [{"id": "A", "agent": "a", "prompt": "p"}, {"id": "B", "agent": "a", "prompt": "q"}],
+    )
+    added = ws.cli("add", "--id", "C", "--agent", "a", "--prompt", "r", "--after", "A,B")
+    assert added.returncode == 0, added.stderr
+    (task,) = [t for t in config.read_queue(ws.root / "queues" / "q.yaml") if t.id == "C"]
+    assert task.after == ("A", "B")
+
+
+def test_attach_to_an_unknown_agent_lists_the_agents(workspace: Workspace) -> None:
+    ws = workspace
+    ws.sim_agents(["builder", "reviewer"])
+    ws.write_queue("q.yaml", [{"id": "T", "agent": "builder", "prompt": "p"}])
+    with ws.running():
+        wait_until(lambda: ws.statuses().get("T") == "done", 60, "T done")
+        shown = ws.cli("attach", "nobody")
+    assert shown.returncode == 1
+    assert "no window for 'nobody'" in shown.stderr
+    assert "agents: builder, reviewer" in shown.stderr
+
+
+def test_the_demo_says_its_folder_goes_and_names_nothing_in_it_after(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "demo", "--plain", "--delay", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    lines = result.stdout.splitlines()
+    folder = lines[0].split()[2]
+    assert lines[0] == f"demo workspace: {folder} (removed at the end; --keep keeps it)"
+    assert "tmux -L orchestrate-demo-" in lines[1] and "it runs about" in lines[1]
+    end = next(i for i, line in enumerate(lines) if line.startswith("# Orchestrator status"))
+    assert not [line for line in lines[end:] if folder in line]  # gone by then
+    assert lines[-1] == "demo complete: every task done"
+    assert not Path(folder).exists()
