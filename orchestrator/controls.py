@@ -53,6 +53,13 @@ def _retry(state: State, task: TaskState) -> Iterable[Action]:
     if task.status == DISPATCHED:
         yield from _send_again(task)
         return
+    if task.withdrawn:
+        yield Answer(
+            False,
+            f"{task.id} was withdrawn: its entry is gone from the queue files; put it back in "
+            "a queue file and it is queued again",
+        )
+        return
     if task.status in (QUEUED, VALIDATING, DONE) or (task.status == BLOCKED and task.blocked_by):
         why = f"blocked by {task.blocked_by}: retry that one" if task.blocked_by else task.status
         if task.status == VALIDATING:

@@ -96,7 +96,8 @@ def _on_queue(state: State, tasks: Sequence[Task]) -> Iterable[Action]:
             yield from _entry_back(known)
     listed = {t.id for t in tasks}
     for known in state.tasks.values():
-        if known.id not in listed and not known.withdrawn and known.status not in FINISHED:
+        gone = known.id not in listed and known.status not in FINISHED
+        if gone and not (known.withdrawn and known.status in ACTIVE):  # that one was told
             yield from _entry_gone(known)
 
 
@@ -287,6 +288,14 @@ def _on_gone(task: TaskState, agent: str) -> Iterable[Action]:
     does not spend a retry: the agent did not fail, it went away.
     """
     if task.status != DISPATCHED:
+        return
+    if task.withdrawn:
+        yield Update(
+            task.id,
+            {"status": CANCELLED, "reason": f"{agent} is gone; withdrawn: {GONE}"},
+            "withdrawn",
+            f"{task.id} #{task.attempts}: {agent} is gone; not sent again: {GONE}",
+        )
         return
     yield Update(
         task.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .readiness import eligible, startable
+from .readiness import eligible, lowest_open_phase, startable
 from .state import (
     BLOCKED,
     CANCELLED,
@@ -28,12 +28,7 @@ from .text import duration
 def reasons(state: State, now: float) -> dict[str, str]:
     """Each task's why, by id."""
     ready = {t.id for t in startable(state)}
-    open_phases = [
-        t.task.phase
-        for t in state.tasks.values()
-        if t.task.phase is not None and t.status not in SETTLED
-    ]
-    lowest = min(open_phases) if open_phases else None
+    lowest = lowest_open_phase(state)
     return {t.id: _why(t, state, t.id in ready, lowest, now) for t in state.tasks.values()}
 
 

@@ -597,3 +597,13 @@ def test_finished_tasks_whose_entry_is_gone_stay_as_they_are() -> None:
     h = History(["a"], [task("T")])
     h.report("T")
     assert kinds(h.feed(st.QueueLoaded(()))) == [] and h.status("T") == st.DONE
+
+
+def test_a_task_whose_entry_went_while_it_ran_is_not_sent_again_when_its_agent_goes() -> None:
+    h = History(["a"], [task("T")])
+    h.feed(st.QueueLoaded(()))
+    h.feed(st.AgentsSeen(frozenset({"a"}), frozenset({"a"}), running=frozenset()))
+    assert h.status("T") == st.CANCELLED and "withdrawn" in h.state.tasks["T"].reason
+    assert h.dispatches == [("T", "a", 1)]
+    answer = h.control("retry", "T")
+    assert not answer.ok and "put it back in a queue file" in answer.message
