@@ -85,22 +85,25 @@ def main() -> None:
         "submits it. The same bench agents (a terminal program that logs when bytes arrive) "
         "in a private tmux server serve the daemon and the floor: a program of a few dozen "
         "lines (`bench/floor.py`: raw inotify through ctypes, `load-buffer` + `paste-buffer "
-        "-p` + `send-keys Enter`, no state). Both wait the same 50 ms between paste and Enter "
-        "(a profile's `submit.gap`). Agents use the `generic` profile (no screen to read). "
-        "Each cell: daemon / floor; the ratio is daemon over floor.",
+        "-p` + `send-keys Enter`, no state), each delivery in a thread of its own, so that "
+        "deliveries to different agents overlap and each waits only its own gap. Both wait the "
+        "`generic` profile's gap, 200 ms, between paste and Enter; the daemon's agents use that "
+        "profile (no screen to read). Each cell: daemon / floor; the ratio is daemon over floor.",
         "",
         "| agents | to | p50 | p95 | p99 | p50 ratio | p99 ratio | samples |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    agents = [1, 4] if quick else [1, 4, 16]
-    rounds = {1: 5, 4: 3} if quick else {1: 60, 4: 25, 16: 10}
+    agents = [1, 4] if quick else [1, 4, 16, 50]
+    rounds = {1: 5, 4: 3} if quick else {1: 60, 4: 25, 16: 10, 50: 5}
     rows, found = latency_rows(folder, agents, rounds, 1024)
     out += rows
-    worst_p50 = max(
-        pct([x.paste for x in found[(n, "daemon")]], 0.5)
+    ratios = {
+        n: pct([x.paste for x in found[(n, "daemon")]], 0.5)
         / pct([x.paste for x in found[(n, "floor")]], 0.5)
         for n in agents
-    )
+    }
+    worst_n = max(ratios, key=ratios.__getitem__)
+    worst_p50 = ratios[worst_n]
     out += [
         "",
         "Targets: p50 within 1.5× the floor, p99 within 3×.",
@@ -162,13 +165,14 @@ def main() -> None:
     missed = []
     if worst_p50 > 1.5:
         missed.append(
-            f"- **Latency p50 {worst_p50:.2f}× the floor** (target 1.5×), with one agent, where "
-            "a few milliseconds weigh most. The daemon makes one tmux call more than the "
-            "floor: before pasting it checks that the pane is alive and not back to a shell "
-            "(a dead pane crashes tmux 3.3a; a shell would run the text), about 3 ms; and it "
-            "commits the report and the dispatch to SQLite before sending. Plan: fold the "
-            "check into the paste's own tmux call (`if-shell -F` on the pane's state, then "
-            "`paste-buffer`), and commit the report with the dispatch."
+            f"- **Latency p50 {worst_p50:.2f}× the floor** (target 1.5×) at {worst_n} agents, "
+            "to the first byte. Deliveries overlap (each agent waits only its own gap, and "
+            "the loop takes the others on meanwhile), so the time to the Enter stays near the "
+            "floor's up to 16 agents. But the daemon starts the pastes one agent after "
+            "another, each after its own SQLite commits (the dispatch, then its `pasted` "
+            "stage) and a tmux call of its own (a subprocess), a few milliseconds each; the "
+            "floor pastes from a thread per agent. Plan: commit all the dispatches an event "
+            "makes in one transaction and start their pastes together."
         )
     if rate < 5000:
         missed.append(

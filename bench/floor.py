@@ -1,6 +1,7 @@
 """The floor: the least a tmux orchestrator can do. Raw inotify through ctypes on the board;
 on each change, read the new bytes, and for each COMPLETED header send that agent its next
-prompt with load-buffer + paste-buffer -p + send-keys Enter. No framework, no state.
+prompt with load-buffer + paste-buffer -p + send-keys Enter, in a thread of its own: the
+agents' deliveries overlap, each waits only its own gap. No framework, no state.
 
 Usage: python -m bench.floor SOCKET BOARD GAP PLAN_JSON   (plan: {pane: [[id, text], ...]})
 """
@@ -13,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,10 +24,16 @@ HEADER = re.compile(rb"^#{2,4} TODO-([A-Za-z0-9_.-]+): COMPLETED", re.MULTILINE)
 
 def send(socket: str, pane: str, text: str, gap: float) -> None:
     tmux = ["tmux", "-L", socket]
-    subprocess.run([*tmux, "load-buffer", "-b", "floor", "-"], input=text.encode(), check=True)
-    subprocess.run([*tmux, "paste-buffer", "-p", "-d", "-b", "floor", "-t", pane], check=True)
+    name = f"floor-{pane}"
+    subprocess.run([*tmux, "load-buffer", "-b", name, "-"], input=text.encode(), check=True)
+    subprocess.run([*tmux, "paste-buffer", "-p", "-d", "-b", name, "-t", pane], check=True)
     time.sleep(gap)
     subprocess.run([*tmux, "send-keys", "-t", pane, "Enter"], check=True)
+
+
+def deliver(socket: str, pane: str, text: str, gap: float) -> None:
+    """A thread per delivery: each waits only its own gap, and the board is read meanwhile."""
+    threading.Thread(target=send, args=(socket, pane, text, gap)).start()
 
 
 def main() -> None:
@@ -37,7 +45,7 @@ def main() -> None:
     libc.inotify_add_watch(fd, board.encode(), IN_MODIFY | IN_CLOSE_WRITE)
     offset = os.path.getsize(board)
     for pane, items in queues.items():
-        send(socket, pane, items.pop(0)[1], gap)
+        deliver(socket, pane, items.pop(0)[1], gap)
     while any(queues.values()):
         os.read(fd, 4096)  # blocks until the board changes
         with open(board, "rb") as handle:
@@ -47,7 +55,7 @@ def main() -> None:
         for match in HEADER.finditer(new):
             pane = owner.get(match.group(1).decode())
             if pane and queues[pane]:
-                send(socket, pane, queues[pane].pop(0)[1], gap)
+                deliver(socket, pane, queues[pane].pop(0)[1], gap)
 
 
 if __name__ == "__main__":

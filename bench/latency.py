@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-GAP = 0.05  # seconds between paste and Enter, the same for both (a profile's submit.gap)
+GAP = 0.2  # seconds between paste and Enter for both: the `generic` profile's submit.gap
 FILLER = b"Notes from earlier work: nothing here is a report block, just text.\n"
 
 
@@ -68,7 +68,7 @@ def run(system: str, agents: int, rounds: int, board_bytes: int, folder: Path) -
             "session": "bench",
             "socket": socket,
             "agents": {n: {"window": n, "profile": "generic",
-                           "submit": {"gap": GAP, "settle": 0.2}} for n in names},
+                           "submit": {"settle": 0.2}} for n in names},
         }  # fmt: skip
         (ws / "orchestrate.yaml").write_text(json.dumps(config))
         queue = {"tasks": [{"id": t, "agent": n, "prompt": "Benchmark step."}

@@ -23,7 +23,7 @@ from .attention import Attention, Unconfirmed
 from .board import BoardNotAFile, BoardReader, ReadResult, candidates
 from .config import Task, agents_for, load_settings
 from .dashboard import View
-from .delivery import LANDING_LIMIT, Courier, Faults
+from .delivery import LANDING_LIMIT, Courier, Faults, Outbox, Outcome
 from .errors import ConfigError, StateError, TmuxError
 from .lock import Lock
 from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
@@ -101,6 +101,7 @@ class Daemon:
         self.store = Store(self.settings.state_dir / "state.db")
         self.guard = StateGuard(self.store)
         self.courier = Courier(self.tmux, self.store, self.clock, self.sleep, self.faults)
+        self.outbox = Outbox(self.courier)
         self.agents = AgentPanes(
             self.tmux,
             self.settings,
@@ -233,9 +234,10 @@ class Daemon:
         settle_at: float | None = None
         while True:
             now = self.clock()
-            deadline = min(next_tick, settle_at) if settle_at is not None else next_tick
-            items = self._take(max(0.0, deadline - now))
+            due = [t for t in (next_tick, settle_at, self.outbox.due()) if t is not None]
+            items = self._take(max(0.0, min(due) - now))
             if any(isinstance(i, Stop) for i in items):
+                self._finish_deliveries()
                 return 0
             now = self.clock()
             tick = now >= next_tick
@@ -244,6 +246,7 @@ class Daemon:
                 # What the state database could not take at the last try comes again.
                 items, self.deferred = [*self.deferred, *items], []
             try:
+                self._delivered(self.outbox.advance())
                 self._apply(items)
                 if tick:
                     self._check_state()
@@ -276,7 +279,14 @@ class Daemon:
                 done = sch.all_done(self.state)
                 if not done:
                     self._journal("stuck", "no task can make progress: " + self._summary())
+                self._finish_deliveries()
                 return 0 if done else 1
+
+    def _finish_deliveries(self) -> None:
+        """A stopping daemon takes every delivery in flight to its Enter (a few seconds at
+        most): none is left for the next start to recover."""
+        with suppress(StateError):
+            self._delivered(self.outbox.advance(wait=True))
 
     def _apply(self, items: list[object]) -> None:
         """The events that came in. Those the state database could not take (a full disk)
@@ -464,7 +474,9 @@ class Daemon:
             # Not an observation: nobody is declared gone because tmux did not answer.
             self._trouble("tmux", f"tmux: {exc}; will retry")
             return
-        self.attention.look(self.state, seen.readings, self.clock())
+        # A screen in the middle of a delivery is the delivery's: no key goes in between.
+        readings = {n: r for n, r in seen.readings.items() if n not in self.outbox.flying}
+        self.attention.look(self.state, readings, self.clock())
         self.state = st.with_activity(self.state, seen.activity)
         self._handle(st.AgentsSeen(seen.present, seen.ready, seen.running), dispatch=dispatch)
 
@@ -476,34 +488,45 @@ class Daemon:
         return render(task.task, n, self.settings, agent, task.feedback)
 
     def _send(self, task_id: str, n: int, kind: str, agent: str) -> None:
-        """Deliver a recorded send; a pane that cannot take it puts the task back in the queue."""
+        """Begin a recorded send: its paste now, its gap and Enter as the loop comes by (the
+        outbox). A pane that cannot take it puts the task back in the queue."""
         task = self.state.tasks[task_id]
         text = self._text(task, n, kind, agent)
-        profile = self.agents.profile(agent)
+        self._delivered(self.outbox.advance(wait=True, agent=agent))  # one text at a time
         try:
-            shown = self.courier.send(task_id, n, kind, self.agents.panes[agent], text, profile)
+            delivery = self.courier.start(
+                task_id, n, kind, self.agents.panes[agent], text, self.agents.profile(agent)
+            )
         except TmuxError as exc:
             self._requeue(task_id, agent, f"delivery failed: {exc}")
             return
-        if not shown:
+        self.outbox.begin(agent, delivery, len(text))
+        self._delivered(self.outbox.advance(agent=agent))
+
+    def _delivered(self, outcomes: list[Outcome]) -> None:
+        for out in outcomes:
+            d, agent = out.delivery, out.agent
+            if out.error is not None:
+                self._requeue(d.task, agent, f"delivery failed: {out.error}")
+                continue
+            if not d.shown:
+                self._journal(
+                    "paste-unseen",
+                    f"{d.task} #{d.n}: the paste did not show on {agent}'s screen within "
+                    f"{LANDING_LIMIT:.0f}s; Enter went anyway",
+                    task=d.task,
+                    agent=agent,
+                )
+            if d.profile.reads_screen:
+                mark = marker(d.task, d.n, d.kind)
+                self.attention.expect(agent, Unconfirmed(d.task, d.n, d.kind, mark, self.clock()))
+            what = "prompt" if d.kind == PROMPT else "request for missing fields"
             self._journal(
-                "paste-unseen",
-                f"{task_id} #{n}: the paste did not show on {agent}'s screen within "
-                f"{LANDING_LIMIT:.0f}s; Enter went anyway",
-                task=task_id,
+                "sent",
+                f"{d.task} #{d.n}: {what} submitted to {agent} ({out.chars} chars)",
+                task=d.task,
                 agent=agent,
             )
-        if profile.reads_screen:
-            self.attention.expect(
-                agent, Unconfirmed(task_id, n, kind, marker(task_id, n, kind), self.clock())
-            )
-        what = "prompt" if kind == PROMPT else "request for missing fields"
-        self._journal(
-            "sent",
-            f"{task_id} #{n}: {what} submitted to {agent} ({len(text)} chars)",
-            task=task_id,
-            agent=agent,
-        )
 
     def _dispatch(self, action: st.Dispatch) -> None:
         with self._atomic():

@@ -22,6 +22,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .errors import TmuxError
 from .prompt import label, last_line, marker
 from .screen import BUSY, WAITING, Profile, Reading, classify
 from .store import PASTED, PROMPT, SENT, Attempt, Store
@@ -91,6 +92,71 @@ def in_input_line(reading: Reading, mark: str, text: str, profile: Profile) -> s
     return ""
 
 
+@dataclass
+class Delivery:
+    """One text on its way into a pane, between its paste and its Enter: the loop takes it
+    on with `Courier.step` when `next_at` comes, so that no agent waits for another's."""
+
+    task: str
+    n: int
+    kind: str
+    pane: str
+    profile: Profile
+    next_at: float  # when the next step is due
+    before: str | None  # the screen before the paste (None: the profile reads no screen)
+    landing: str | None = None  # while waiting for the paste to show: the screen last seen
+    limit: float = 0.0  # when Enter goes even though the paste has not shown
+    shown: bool = True  # the paste showed (or there was nothing to look at)
+    entered: bool = False  # Enter went out (its stage may still wait to be committed)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A delivery that left the outbox: submitted, or (`error`) refused by its pane."""
+
+    agent: str
+    delivery: Delivery
+    chars: int
+    error: TmuxError | None = None
+
+
+class Outbox:
+    """The deliveries in flight, at most one per agent, each taken on when its next step is
+    due: many agents' pastes, gaps and Enters overlap, and the loop never sleeps for one."""
+
+    def __init__(self, courier: Courier) -> None:
+        self.courier = courier
+        self.flying: dict[str, tuple[Delivery, int]] = {}
+
+    def begin(self, agent: str, delivery: Delivery, chars: int) -> None:
+        self.flying[agent] = (delivery, chars)
+
+    def due(self) -> float | None:
+        """When the next step of any delivery is due (None: none in flight)."""
+        return min((d.next_at for d, _ in self.flying.values()), default=None)
+
+    def advance(self, wait: bool = False, agent: str | None = None) -> list[Outcome]:
+        """Every step that is due (of `agent`'s delivery only, if named); with `wait`, each
+        delivery to its end, sleeping between steps (a stop, or a new text for the agent)."""
+        done: list[Outcome] = []
+        for name, (delivery, chars) in list(self.flying.items()):
+            if agent is not None and name != agent:
+                continue
+            try:
+                finished = self.courier.step(delivery)
+                while wait and not finished:
+                    self.courier.sleep(max(0.0, delivery.next_at - self.courier.clock()))
+                    finished = self.courier.step(delivery)
+            except TmuxError as exc:
+                del self.flying[name]
+                done.append(Outcome(name, delivery, chars, exc))
+                continue
+            if finished:
+                del self.flying[name]
+                done.append(Outcome(name, delivery, chars))
+        return done
+
+
 class Courier:
     def __init__(
         self,
@@ -107,38 +173,59 @@ class Courier:
         self.faults = faults
 
     def send(self, task: str, n: int, kind: str, pane: str, text: str, profile: Profile) -> bool:
-        """Paste; wait until the paste shows (where the profile reads the screen), then the
-        profile's gap; press Enter. The stage is committed after each step. False when the
-        paste did not show within LANDING_LIMIT seconds (Enter went anyway).
+        """`start` and every `step` of one delivery, sleeping between them (recovery at start,
+        before the loop runs). False when the paste did not show within LANDING_LIMIT seconds
+        (Enter went anyway). Raises TmuxError as `start` and `step` do."""
+        delivery = self.start(task, n, kind, pane, text, profile)
+        while not self.step(delivery):
+            self.sleep(max(0.0, delivery.next_at - self.clock()))
+        return delivery.shown
 
-        Raises TmuxError if the pane cannot take it; the stage then says how far it got.
+    def start(
+        self, task: str, n: int, kind: str, pane: str, text: str, profile: Profile
+    ) -> Delivery:
+        """Paste (its stage committed after): the first step of a delivery, which `step`
+        takes on. Raises TmuxError if the pane cannot take it; the stage says how far it got.
         """
         self.faults.reached("recorded")
         before = self.tmux.capture(pane, history=0) if profile.reads_screen else None
         self.tmux.paste(pane, text, self._tag(task, n, kind))
         self.faults.reached("pasted-uncommitted")
+        now = self.clock()
         with self.store.transaction():
-            self.store.set_stage(task, n, PASTED, self.clock(), kind)
+            self.store.set_stage(task, n, PASTED, now, kind)
         self.faults.reached("pasted")
-        shown = before is None or self._shown(pane, before)
-        self.sleep(profile.gap)
-        self.tmux.press_enter(pane)
-        self.faults.reached("entered")
-        self.settle(task, n, kind)
-        return shown
+        if before is None:  # nothing to see: the gap, then Enter
+            return Delivery(task, n, kind, pane, profile, now + profile.gap, before)
+        return Delivery(
+            task, n, kind, pane, profile, now + LANDING_POLL, before, before, now + LANDING_LIMIT
+        )
 
-    def _shown(self, pane: str, before: str) -> bool:
-        """Has the screen changed since `before` and then held still for one poll (the
-        program drew the paste and is done drawing)? Waits up to LANDING_LIMIT seconds."""
-        deadline = self.clock() + LANDING_LIMIT
-        last = before
-        while self.clock() < deadline:
-            self.sleep(LANDING_POLL)
-            screen = self.tmux.capture(pane, history=0)
-            if screen != before and screen == last:
-                return True
-            last = screen
-        return False
+    def step(self, d: Delivery) -> bool:
+        """Take a delivery on, if its time has come; True once Enter went out (stage `sent`).
+
+        Where the profile reads the screen, Enter waits until the paste shows: the screen has
+        changed since before the paste and then held still for one poll (the program drew it
+        and is done drawing), or LANDING_LIMIT has passed (`shown` False). Then the gap.
+        """
+        now = self.clock()
+        if now < d.next_at:
+            return False
+        if d.landing is not None:
+            screen = self.tmux.capture(d.pane, history=0)
+            landed = screen != d.before and screen == d.landing
+            if not landed and now < d.limit:
+                d.landing, d.next_at = screen, now + LANDING_POLL
+                return False
+            d.shown, d.landing, d.next_at = landed, None, now + d.profile.gap
+            if d.profile.gap > 0:
+                return False
+        if not d.entered:  # once: a stage that could not be committed is committed again
+            self.tmux.press_enter(d.pane)
+            d.entered = True
+            self.faults.reached("entered")
+        self.settle(d.task, d.n, d.kind)
+        return True
 
     def settle(self, task: str, n: int, kind: str) -> None:
         with self.store.transaction():

@@ -1,0 +1,30 @@
+"""Deliveries overlap: each agent's paste, gap and Enter are steps the loop takes on as they
+come due, so no agent waits for another's gap (real tmux, simulated agents)."""
+
+from __future__ import annotations
+
+import yaml
+
+from .conftest import Workspace
+
+GAP = 3.0  # seconds between paste and Enter for every agent below
+
+
+def test_deliveries_to_different_agents_overlap_each_waiting_only_its_own_gap(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    names = ["a", "b", "c"]
+    ws.sim_agents(names, delay=0.2)
+    config = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())
+    for name in names:
+        config["agents"][name]["submit"] = {"gap": GAP}
+    (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
+    ws.write_queue("q.yaml", [{"id": f"T-{n}", "agent": n, "prompt": "go"} for n in names])
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    times = sorted(r["ts"] for r in ws.received())
+    assert len(times) == 3
+    # One after the other, the last prompt would come at least two gaps after the first.
+    assert times[-1] - times[0] < GAP, times
+    assert ws.markers() == {f"[orchestrate T-{n} #1]": 1 for n in names}
