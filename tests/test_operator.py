@@ -159,3 +159,34 @@ def test_the_operators_afternoon_without_a_restart(workspace: Workspace) -> None
         assert "orchestrator" in windows(ws)
     finally:
         assert ws.cli("stop").returncode == 0
+
+
+def test_a_real_80_column_pane_says_why_each_task_waits(
+    workspace: Workspace, terminal: str
+) -> None:
+    """Issue 11, item 7, on the screen of a real pane: a task that waits for another, one
+    blocked by a failure, and a failed check each say why."""
+    ws = workspace
+    ws.sim_agents(["a"], delay=1.0, extra={"a": ["--fail", "BAD"]})
+    ws.write_queue(
+        "q.yaml",
+        [
+            {"id": "BAD", "agent": "a", "prompt": "fails", "retries": 0},
+            {"id": "AFTER", "agent": "a", "prompt": "waits", "after": ["BAD"]},
+        ],
+    )
+    command = shlex.join([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "watch"])
+    with ws.running():
+        tmux(terminal, "-f", "/dev/null", "new-session", "-d", "-s", "term", "-x", "80", "-y",
+             "30", f"env -u TMUX {command}")  # fmt: skip
+        screen = lambda: tmux(terminal, "capture-pane", "-p", "-t", "term")  # noqa: E731
+        waiting = wait_until(lambda: "waits for BAD" in screen() and screen(), 30, "the why")
+        assert any(ln.startswith("AFTER") and "waits for BAD" in ln for ln in waiting.splitlines())
+        blocked = wait_until(
+            lambda: "waits for BAD, which" in screen() and screen(), 60, "AFTER blocked"
+        )
+    (row,) = [ln for ln in blocked.splitlines() if ln.startswith("AFTER")]
+    assert "blocked" in row and "waits for BAD, which" in row
+    (bad,) = [ln for ln in blocked.splitlines() if ln.startswith("BAD")]
+    assert "failed" in bad
+    assert all(len(line) <= 80 for line in blocked.splitlines())
