@@ -474,6 +474,11 @@ class Daemon:
             # Not an observation: nobody is declared gone because tmux did not answer.
             self._trouble("tmux", f"tmux: {exc}; will retry")
             return
+        # A program gone in the middle of a delivery took the paste with it: no Enter goes
+        # to the one started in its place.
+        for agent in [a for a in self.outbox.flying if a not in seen.running]:
+            error = TmuxError(f"{agent}'s program exited before its Enter")
+            self._delivered(self.outbox.drop(agent, error))
         # A screen in the middle of a delivery is the delivery's: no key goes in between.
         readings = {n: r for n, r in seen.readings.items() if n not in self.outbox.flying}
         self.attention.look(self.state, readings, self.clock())
@@ -507,7 +512,18 @@ class Daemon:
         for out in outcomes:
             d, agent = out.delivery, out.agent
             if out.error is not None:
-                self._requeue(d.task, agent, f"delivery failed: {out.error}")
+                task = self.state.tasks.get(d.task)
+                if task is not None and task.status == st.DISPATCHED and task.attempts == d.n:
+                    self._requeue(d.task, agent, f"delivery failed: {out.error}")
+                else:  # cancelled or sent again meanwhile: nothing goes back to the queue
+                    self.courier.settle(d.task, d.n, d.kind)
+                    self._journal(
+                        "unconfirmed",
+                        f"{label(d.task, d.n, d.kind)}: delivery failed ({out.error}); the "
+                        f"task is {task.status if task else 'gone'} now: left as it is",
+                        task=d.task,
+                        agent=agent,
+                    )
                 continue
             if not d.shown:
                 self._journal(

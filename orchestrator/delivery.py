@@ -131,6 +131,14 @@ class Outbox:
     def begin(self, agent: str, delivery: Delivery, chars: int) -> None:
         self.flying[agent] = (delivery, chars)
 
+    def drop(self, agent: str, error: TmuxError) -> list[Outcome]:
+        """The agent's delivery in flight, given up: its program is gone, and its Enter must
+        not go to the one started in its place."""
+        if agent not in self.flying:
+            return []
+        delivery, chars = self.flying.pop(agent)
+        return [Outcome(agent, delivery, chars, error)]
+
     def due(self) -> float | None:
         """When the next step of any delivery is due (None: none in flight)."""
         return min((d.next_at for d, _ in self.flying.values()), default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from .conftest import Workspace
+from .conftest import Workspace, wait_until
 
 GAP = 3.0  # seconds between paste and Enter for every agent below
 
@@ -28,3 +28,27 @@ def test_deliveries_to_different_agents_overlap_each_waiting_only_its_own_gap(
     # One after the other, the last prompt would come at least two gaps after the first.
     assert times[-1] - times[0] < GAP, times
     assert ws.markers() == {f"[orchestrate T-{n} #1]": 1 for n in names}
+
+
+def test_a_command_is_answered_during_a_delivery_and_a_cancelled_task_stays_cancelled(
+    workspace: Workspace,
+) -> None:
+    """The loop serves the operator while a delivery waits its gap; the task cancelled then
+    is not put back in the queue when its pane goes before the Enter."""
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.2)
+    config = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())
+    config["agents"]["a"]["submit"] = {"gap": 8.0}
+    (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
+    ws.write_queue("q.yaml", [{"id": "T", "agent": "a", "prompt": "go"}])
+    with ws.running():
+        wait_until(lambda: "T -> a" in ws.cli("logs").stdout, 30, "T dispatched")
+        answer = ws.cli("cancel", "T")
+        assert answer.returncode == 0 and "cancelled" in answer.stdout, answer.stderr
+        assert ws.received() == []  # answered while the paste waited for its Enter
+        ws.kill_agent("a")
+        wait_until(lambda: "delivery failed" in ws.cli("logs").stdout, 30, "the failure")
+        assert ws.statuses() == {"T": "cancelled"}
+    journal = ws.cli("logs").stdout
+    assert "the task is cancelled now: left as it is" in journal
+    assert "requeued" not in journal
