@@ -348,8 +348,11 @@ def read_stored(root: Path, queues: bool = False) -> Stored:
     tasks: list[TaskState] = []
     agents_meta = []
     problems: tuple[str, ...] = ()
-    if db.exists():
-        store = Store(db, readonly=True)
+    store = Store(db, readonly=True) if db.exists() else None
+    if store is not None and not store.created():  # a first start is creating it
+        store.close()
+        store = None
+    if store is not None:
         try:
             tasks = store.tasks()
             agents_meta = json.loads(store.get_meta("agents") or "[]")
@@ -360,7 +363,7 @@ def read_stored(root: Path, queues: bool = False) -> Stored:
             commands = tuple((c, t) for _, c, t in store.pending_commands())
         finally:
             store.close()
-    if queues or not running or not db.exists():
+    if queues or not running or not tasks:
         known = {t.id for t in tasks}
         merged = queueset.merge_queues(settings, queueset.read_all(settings), {})
         if not running:

@@ -319,10 +319,18 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-            self.db.executescript(_SCHEMA)
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            # One transaction: a reader sees no table at all, or every one of them.
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} "
+                f"INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA_VERSION}'); COMMIT;"
             )
+
+    def created(self) -> bool:
+        """Has a daemon created the tables yet? (`status` at a first start may come first.)"""
+        found = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='tasks'"
+        ).fetchone()
+        return found is not None
 
     def _migrate(self) -> None:
         """Bring a database of an older schema up to date, keeping its contents."""

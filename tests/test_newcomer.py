@@ -3,6 +3,8 @@ the journal. Each test runs the real CLI as a subprocess, on a private tmux sock
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -252,3 +254,23 @@ def test_the_demo_says_its_folder_goes_and_names_nothing_in_it_after(tmp_path: P
     assert not [line for line in lines[end:] if folder in line]  # gone by then
     assert lines[-1] == "demo complete: every task done"
     assert not Path(folder).exists()
+
+
+def test_status_while_a_first_start_creates_the_state_database(workspace: Workspace) -> None:
+    """Between the file's creation and its tables, `status` reads the queue files."""
+    ws = workspace
+    ws.sim_agents(["a"])
+    ws.write_queue("q.yaml", [{"id": "T", "agent": "a", "prompt": "p"}])
+    state = ws.root / ".orchestrate"
+    state.mkdir(mode=0o700)
+    (state / "state.db").touch()  # created, no table yet
+    shown = ws.cli("status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [t["id"] for t in json.loads(shown.stdout)["tasks"]] == ["T"]
+    db = sqlite3.connect(state / "state.db")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")  # one of them
+    db.commit()
+    db.close()
+    shown = ws.cli("status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert ws.cli("status").returncode == 0

@@ -20,9 +20,11 @@ def test_deliveries_to_different_agents_overlap_each_waiting_only_its_own_gap(
     for name in names:
         config["agents"][name]["submit"] = {"gap": GAP}
     (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
-    ws.write_queue("q.yaml", [{"id": f"T-{n}", "agent": n, "prompt": "go"} for n in names])
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:]
+    with ws.running():
+        # All three idle first, so that one decision dispatches the three tasks together.
+        wait_until(lambda: {a["state"] for a in ws.status()["agents"]} == {"idle"}, 60, "all idle")
+        ws.write_queue("q.yaml", [{"id": f"T-{n}", "agent": n, "prompt": "go"} for n in names])
+        wait_until(lambda: set(ws.statuses().values()) == {"done"}, 120, "the three done")
     times = sorted(r["ts"] for r in ws.received())
     assert len(times) == 3
     # One after the other, the last prompt would come at least two gaps after the first.
