@@ -7,7 +7,7 @@ import shlex
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import yaml
@@ -179,14 +179,18 @@ def test_a_real_80_column_pane_says_why_each_task_waits(
     with ws.running():
         tmux(terminal, "-f", "/dev/null", "new-session", "-d", "-s", "term", "-x", "80", "-y",
              "30", f"env -u TMUX {command}")  # fmt: skip
-        screen = lambda: tmux(terminal, "capture-pane", "-p", "-t", "term")  # noqa: E731
-        waiting = wait_until(lambda: "waits for BAD" in screen() and screen(), 30, "the why")
-        assert any(ln.startswith("AFTER") and "waits for BAD" in ln for ln in waiting.splitlines())
-        blocked = wait_until(
-            lambda: "waits for BAD, which" in screen() and screen(), 60, "AFTER blocked"
-        )
-    (row,) = [ln for ln in blocked.splitlines() if ln.startswith("AFTER")]
-    assert "blocked" in row and "waits for BAD, which" in row
-    (bad,) = [ln for ln in blocked.splitlines() if ln.startswith("BAD")]
-    assert "failed" in bad
+
+        def row(task: str, *words: str) -> Callable[[], str]:
+            """The screen, once one capture of it shows the task's row with all `words`."""
+
+            def shown() -> str:
+                text = tmux(terminal, "capture-pane", "-p", "-t", "term")
+                rows = [ln for ln in text.splitlines() if ln.startswith(f"{task} ")]
+                return text if any(all(w in r for w in words) for r in rows) else ""
+
+            return shown
+
+        wait_until(row("AFTER", "waits for BAD"), 30, "AFTER waiting for BAD")
+        blocked = wait_until(row("AFTER", "blocked", "waits for BAD, which"), 60, "AFTER blocked")
+        wait_until(row("BAD", "failed"), 30, "BAD failed")
     assert all(len(line) <= 80 for line in blocked.splitlines())
