@@ -319,16 +319,16 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-            # One transaction: a reader sees no table at all, or every one of them.
-            self.db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} "
-                f"INSERT OR REPLACE INTO meta VALUES ('schema', '{SCHEMA_VERSION}'); COMMIT;"
+            self.db.executescript(_SCHEMA)
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
             )
 
     def created(self) -> bool:
-        """Has a daemon created the tables yet? (`status` at a first start may come first.)"""
+        """Has a daemon created every table yet? (`status` at a first start may come first.)
+        The schema's tables are created in order; `agents` is the last."""
         found = self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='tasks'"
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='agents'"
         ).fetchone()
         return found is not None
 
