@@ -48,8 +48,9 @@ EVENTS_KEPT = 200
 def header(snap: Snapshot) -> Text:
     started = snap.started if snap.running else None
     up = f"up {duration(snap.now - started)}" if started else "daemon stopped"
-    if started and queue_left(snap) not in ("done", "-"):
-        up += f" · ETA {queue_left(snap)}"
+    left = queue_left(snap)
+    if started and left not in ("done", "-"):
+        up += f" · ETA {left}"
     text = Text()
     text.append("orchestrate", style="bold")
     text.append(printable(f" · {snap.session} · {up} · {snap.workspace}"))

@@ -222,13 +222,19 @@ def read_all(
 ) -> dict[Path, list[Task] | ConfigError]:
     """Every queue file, read; a task equal to its version `in_force` is that very object.
 
-    The files are parsed in a child process, which sends back only the tasks that changed
-    (an unchanged one by its id): the parse's garbage, and the copies of unchanged tasks,
-    never live in this process, so a daemon's memory after any number of reloads stays that
-    of one load (freed copies would leave the allocator's arenas partly used).
+    With `in_force` (the daemon's reads, its first one included), the files are parsed in
+    a child process, which sends back only the tasks that changed (an unchanged one by its
+    id): the parse's garbage, and the copies of unchanged tasks, never live in this process,
+    so a daemon's memory after any number of reloads stays that of one load (freed copies
+    would leave the allocator's arenas partly used). A command that reads once and exits
+    (`check`, `status`, `add`) reads here: a child would only cost it a fork.
     """
     before = in_force or {}
-    sent = forked.run(lambda: _changes(settings, before))
+
+    def read() -> dict[Path, _Sent]:
+        return _changes(settings, before)
+
+    sent = read() if in_force is None else forked.run(read)
     return {file: _kept(result, before.get(file, ())) for file, result in sent.items()}
 
 

@@ -49,13 +49,6 @@ class TaskRow:
     blocked_by: str | None = None
     why: str = ""  # why it is where it is, in a few words (why.reasons)
 
-    @property
-    def check(self) -> str:
-        """The last validation in a few words: what the operator looks at first."""
-        if not self.validation:
-            return "-"
-        return ("✅ " if self.status == "done" else "❌ ") + self.validation
-
 
 @dataclass(frozen=True)
 class AgentRow:
