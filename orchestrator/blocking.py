@@ -81,7 +81,7 @@ def _root_causes(state: State) -> dict[Node, str | None]:
 def reconcile_blocking(state: State) -> list[Action]:
     """Block every task that waits (through `after` or `phase`, transitively) for a task that
     failed, was blocked by its agent or was cancelled; unblock those whose cause is gone."""
-    if not any(t.status in (FAILED, CANCELLED, BLOCKED) for t in state.tasks.values()):
+    if not state.index.count((FAILED, CANCELLED, BLOCKED)):
         return []  # no cause, and nobody to unblock: the common case, in one pass
     causes = _root_causes(state)
     actions: list[Action] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .readiness import eligible, startable
+from .readiness import eligible, may_start
 from .state import (
     BLOCKED,
     CANCELLED,
@@ -137,7 +137,7 @@ def _dispatch(state: State, task: TaskState) -> Iterable[Action]:
         }.get(task.status, " (`orchestrate retry` puts it back in the queue)")
         yield Answer(False, f"{task.id} is {task.status}, not queued{hint}")
         return
-    if task not in startable(state):
+    if not may_start(state, task):
         waits = [d for d in task.task.after if (dep := state.tasks.get(d)) and dep.status != DONE]
         why = f"it waits for {', '.join(waits)}" if waits else "an earlier phase is not done"
         yield Answer(False, f"{task.id} cannot start yet: {why}")

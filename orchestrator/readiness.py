@@ -1,39 +1,72 @@
-"""Which queued tasks may start now, and which agent may take one. Pure."""
+"""Which queued tasks may start now, and which agent may take one. Pure.
+
+Answered from the state's `TaskIndex`, so that each answer costs the agents and the lanes, not
+the number of tasks.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .config import ANY_AGENT
-from .state import DONE, QUEUED, SETTLED, State, TaskState
+from .state import AgentState, State, TaskState
+from .taskindex import Lane, best_first
+
+__all__ = [
+    "best_first",
+    "best_for",
+    "eligible",
+    "has_work",
+    "lowest_open_phase",
+    "may_start",
+    "startable",
+]
 
 
 def lowest_open_phase(state: State) -> int | None:
     """The lowest phase that still has an unsettled task: no later phase may start."""
-    open_phases = [
-        t.task.phase
-        for t in state.tasks.values()
-        if t.task.phase is not None and t.status not in SETTLED
-    ]
-    return min(open_phases) if open_phases else None
+    return state.index.lowest_open_phase()
+
+
+def _phases(state: State) -> tuple[int | None, ...]:
+    """The phases whose queued tasks may start: none, and the lowest open one (every lower
+    phase is settled, so it holds no queued task)."""
+    lowest = state.index.lowest_open_phase()
+    return (None,) if lowest is None else (None, lowest)
+
+
+def _lanes(state: State, agent: str) -> Iterator[Lane]:
+    for phase in _phases(state):
+        yield (True, agent, phase)
+        yield (False, agent, phase)
+        yield (False, ANY_AGENT, phase)
 
 
 def startable(state: State) -> list[TaskState]:
-    """Queued tasks whose dependencies and phase allow them to start, in no order. O(n)."""
-    done = {t.id for t in state.tasks.values() if t.status == DONE}
-    lowest_open = lowest_open_phase(state)
+    """Queued tasks whose dependencies and phase allow them to start, best first per lane."""
+    phases = _phases(state)
     return [
-        t
-        for t in state.tasks.values()
-        if t.status == QUEUED
-        and not t.withdrawn  # its entry went while it ran: never sent again
-        and all(dep in done for dep in t.task.after)
-        and (t.task.phase is None or lowest_open is None or t.task.phase <= lowest_open)
+        state.tasks[entry[-1]]
+        for lane, entries in state.index.lanes.items()
+        if lane[2] in phases
+        for entry in entries
     ]
 
 
-def best_first(task: TaskState) -> tuple[bool, bool, int, int]:
-    """The operator's `dispatch` goes first; then a retry (its agent has the context of the
-    attempt before); then priority, then file order."""
-    return (not task.urgent, task.pinned is None, task.task.rank, task.order)
+def best_for(state: State, agent: AgentState, taken: set[str]) -> TaskState | None:
+    """The best task the agent may start now, leaving out those in `taken`."""
+    best = min(state.index.heads(_lanes(state, agent.name), taken), default=None)
+    return None if best is None else state.tasks[best[-1]]
+
+
+def may_start(state: State, task: TaskState) -> bool:
+    """May the task start now (its dependencies done, its phase open)?"""
+    return task.task.phase in _phases(state) and state.index.holds(task)
+
+
+def has_work(state: State, agent: str) -> bool:
+    """Is there a task the agent may start now?"""
+    return any(state.index.lanes.get(lane) for lane in _lanes(state, agent))
 
 
 def eligible(task: TaskState, agent: str) -> bool:

@@ -13,7 +13,7 @@ from .blocking import reconcile_blocking
 from .board import Block
 from .config import Task
 from .controls import on_control
-from .readiness import best_first, eligible, startable
+from .readiness import best_for, has_work
 from .state import (
     ACTIVE,
     BLOCKED,
@@ -35,6 +35,7 @@ from .state import (
     QueueLoaded,
     RememberOrphan,
     Reported,
+    Requeue,
     SetPresence,
     State,
     TaskState,
@@ -73,11 +74,31 @@ def decide(state: State, event: Event, now: float, dispatch: bool = True) -> lis
     elif isinstance(event, Tick):
         actions.extend(_flags(state, now))
     after = fold(state, actions, now)
-    blocking = reconcile_blocking(after)
+    reconcile = isinstance(event, QueueLoaded | Control) or _moves_blocking(state, after, actions)
+    blocking = reconcile_blocking(after) if reconcile else []
     actions += blocking
     if not dispatch:
         return actions
-    return actions + plan(fold(after, blocking, now))
+    return actions + plan(fold(after, blocking, now) if blocking else after)
+
+
+CAUSES = frozenset({FAILED, CANCELLED, BLOCKED})  # what a dependent may be blocked by
+
+
+def _moves_blocking(before: State, after: State, actions: Iterable[Action]) -> bool:
+    """May these actions block or unblock a task? The state before was reconciled, so only a
+    changed task map, a task becoming or ceasing to be a cause, or one queued again can."""
+    for action in actions:
+        if isinstance(action, AddTask | UpdateTask):
+            return True
+        if not isinstance(action, Update | Requeue | Dispatch):
+            continue
+        old, new = before.tasks.get(action.task_id), after.tasks[action.task_id]
+        if old is None or old.blocked_by != new.blocked_by:
+            return True
+        if old.status != new.status and (new.status in CAUSES | {QUEUED} or old.status in CAUSES):
+            return True
+    return False
 
 
 def _on_queue(state: State, tasks: Sequence[Task]) -> Iterable[Action]:
@@ -373,15 +394,11 @@ def plan(state: State) -> list[Action]:
     """The texts to type now: the requests for missing fields whose agent has ended its
     turn, then each free agent's best ready task."""
     actions: list[Action] = list(_asks(state))
-    if not any(agent.free for agent in state.agents):
-        return actions
-    candidates = startable(state)
     taken: set[str] = set()
     for agent in state.agents:
         if not agent.free:
             continue
-        mine = (t for t in candidates if t.id not in taken and eligible(t, agent.name))
-        task = min(mine, key=best_first, default=None)  # one pass, no sort
+        task = best_for(state, agent, taken)
         if task is not None:
             taken.add(task.id)
             actions.append(Dispatch(task.id, agent.name, task.attempts + 1))
@@ -398,27 +415,15 @@ def _asks(state: State) -> Iterable[FollowUp]:
 def watched(state: State) -> set[str]:
     """Agents whose screen matters now: those holding a task, and the free ones that have a
     ready task to receive. The others are not looked at (an idle crew costs nothing)."""
-    names = {a.name for a in state.agents if a.task}
-    candidates = startable(state)
-    for agent in state.agents:
-        if (
-            agent.task is None
-            and not agent.paused
-            and any(eligible(t, agent.name) for t in candidates)
-        ):
-            names.add(agent.name)
-    return names
+    return {a.name for a in state.agents if a.task or (not a.paused and has_work(state, a.name))}
 
 
 def can_progress(state: State) -> bool:
     """Is anything running, or could anything still be dispatched?"""
-    if any(t.status in ACTIVE for t in state.tasks.values()):
+    if state.index.count(ACTIVE):
         return True
-    usable = {a.name for a in state.agents if a.present and not a.paused}
-    if not usable:
-        return False
-    return any(eligible(t, name) for t in startable(state) for name in usable)
+    return any(a.present and not a.paused and has_work(state, a.name) for a in state.agents)
 
 
 def all_done(state: State) -> bool:
-    return all(t.status in SETTLED for t in state.tasks.values())
+    return state.index.count(SETTLED) == len(state.tasks)

@@ -12,62 +12,40 @@ from typing import Any
 
 from .board import Block
 from .config import Task
+from .taskindex import TaskIndex
+from .taskstate import (
+    ACTIVE,
+    BLOCKED,
+    CANCELLED,
+    DEFAULT_STALL_AFTER,
+    DISPATCHED,
+    DONE,
+    FAILED,
+    QUEUED,
+    SETTLED,
+    STATUSES,
+    VALIDATING,
+    TaskMap,
+    TaskState,
+)
 
-QUEUED = "queued"
-DISPATCHED = "dispatched"
-VALIDATING = "validating"
-DONE = "done"
-FAILED = "failed"
-BLOCKED = "blocked"
-CANCELLED = "cancelled"
-STATUSES = (QUEUED, DISPATCHED, VALIDATING, DONE, FAILED, BLOCKED, CANCELLED)
-ACTIVE = frozenset({DISPATCHED, VALIDATING})  # the agent is reserved for the task
-SETTLED = frozenset({DONE, CANCELLED})
-DEFAULT_STALL_AFTER = 15 * 60.0
-
+# The statuses and TaskState live in taskstate; the scheduler's callers take them from here.
+__all__ = [
+    "ACTIVE",
+    "BLOCKED",
+    "CANCELLED",
+    "DEFAULT_STALL_AFTER",
+    "DISPATCHED",
+    "DONE",
+    "FAILED",
+    "QUEUED",
+    "SETTLED",
+    "STATUSES",
+    "VALIDATING",
+    "TaskState",
+]
 
 # --------------------------------------------------------------------------- state
-
-
-@dataclass(frozen=True)
-class TaskState:
-    task: Task
-    order: int  # position across all queue files (file name order, then file order)
-    status: str = QUEUED
-    attempts: int = 0
-    agent: str | None = None  # the agent holding or last holding it
-    since: float | None = None  # when the current attempt was dispatched
-    reason: str = ""
-    # What the next prompt must quote: a failed validation, or the agent's FAILED report.
-    feedback: str = ""
-    pinned: str | None = None  # a retry goes back to the agent that did the work
-    fields: tuple[tuple[str, str], ...] = ()  # reported so far in this attempt
-    followup: bool = False  # the missing fields were asked for once in this attempt
-    asking: bool = False  # that request waits for the agent's turn to end (then FollowUp)
-    blocked_by: str | None = None  # the failed/blocked task this one waits for
-    budget_from: int = 0  # attempts before the operator's last retry
-    flags: frozenset[str] = frozenset()  # overdue, stalled (this attempt)
-    last_report: float | None = None
-    validation: str = ""  # the last validation's result, in words
-    log: str = ""  # where the last validation's output is
-    urgent: bool = False  # `orchestrate dispatch`: goes before every other ready task
-    withdrawn: bool = False  # no queue file lists it any more (cancelled, or left to finish)
-
-    @property
-    def id(self) -> str:
-        return self.task.id
-
-    def overdue(self, now: float) -> bool:
-        return (
-            self.status == DISPATCHED
-            and self.task.estimate is not None
-            and self.since is not None
-            and now - self.since > self.task.estimate
-        )
-
-    def missing_fields(self) -> list[str]:
-        have = {name.casefold() for name, value in self.fields if value.strip()}
-        return [name for name in self.task.report if name.casefold() not in have]
 
 
 @dataclass(frozen=True)
@@ -85,17 +63,26 @@ class AgentState:
         return self.present and self.ready and not self.paused and self.task is None
 
 
-def frozen_tasks(mapping: Mapping[str, TaskState]) -> Mapping[str, TaskState]:
-    return MappingProxyType(dict(mapping))
+def frozen_tasks(mapping: Mapping[str, TaskState]) -> TaskMap:
+    return mapping if isinstance(mapping, TaskMap) else TaskMap(mapping)
 
 
 @dataclass(frozen=True)
 class State:
-    tasks: Mapping[str, TaskState] = field(default_factory=lambda: frozen_tasks({}))
+    tasks: Mapping[str, TaskState] = field(default_factory=TaskMap)
     agents: tuple[AgentState, ...] = ()
     # Blocks seen for ids no task had yet: a task that appears later is done if it was reported.
     orphans: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     stall_after: float = DEFAULT_STALL_AFTER
+    # What the scheduler asks of the tasks, kept up to date by `fold` (built on first use).
+    cached_index: TaskIndex | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def index(self) -> TaskIndex:
+        if self.cached_index is None:
+            object.__setattr__(self, "cached_index", TaskIndex.build(self.tasks))
+        assert self.cached_index is not None
+        return self.cached_index
 
     def agent(self, name: str) -> AgentState | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -273,20 +260,37 @@ Action = (
 # --------------------------------------------------------------------------- folding
 
 
+class _Draft(dict[str, TaskState]):
+    """The tasks a fold has changed; reading one it has not changed reads the state's."""
+
+    def __init__(self, base: Mapping[str, TaskState]) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, key: str) -> TaskState:
+        return self.base[key]
+
+    def known(self, key: str) -> TaskState | None:
+        return self[key] if key in self or key in self.base else None
+
+
 def fold(state: State, actions: Iterable[Action], now: float) -> State:
     """The state after a sequence of actions (pure; one copy of the task map)."""
-    tasks = dict(state.tasks)
+    base = frozen_tasks(state.tasks)
+    tasks = _Draft(base)  # the tasks changed by these actions, over the state's
     agents = {a.name: a for a in state.agents}
     orphans = dict(state.orphans)
 
+    holders = {a.task: a.name for a in state.agents if a.task}
+
     def release(task_id: str) -> None:
-        for name, agent in agents.items():
-            if agent.task == task_id:
-                agents[name] = replace(agent, task=None)
+        name = holders.pop(task_id, None)
+        if name is not None and agents[name].task == task_id:
+            agents[name] = replace(agents[name], task=None)
 
     for action in actions:
         if isinstance(action, AddTask | UpdateTask):
-            previous = tasks.get(action.task.id)
+            previous = tasks.known(action.task.id)
             if previous is not None:
                 tasks[action.task.id] = replace(previous, task=action.task, order=action.order)
             elif isinstance(action, AddTask):
@@ -310,6 +314,7 @@ def fold(state: State, actions: Iterable[Action], now: float) -> State:
                 urgent=False,
             )
             agents[action.agent] = replace(agents[action.agent], task=action.task_id)
+            holders[action.task_id] = action.agent
         elif isinstance(action, FollowUp):
             tasks[action.task_id] = replace(tasks[action.task_id], asking=False)
         elif isinstance(action, Update):
@@ -337,11 +342,13 @@ def fold(state: State, actions: Iterable[Action], now: float) -> State:
             release(action.task_id)
         elif isinstance(action, RememberOrphan):
             orphans[action.ref] = action.status
+    after = base.changed(tasks)
     return State(
-        tasks=frozen_tasks(tasks),
+        tasks=after,
         agents=tuple(agents.values()),
         orphans=MappingProxyType(orphans),
         stall_after=state.stall_after,
+        cached_index=state.index.updated(base, after, tasks),
     )
 
 
