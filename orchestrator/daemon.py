@@ -12,7 +12,7 @@ import logging
 import os
 import queue
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from .attention import Attention, Unconfirmed
 from .board import BoardNotAFile, BoardReader, ReadResult, candidates
 from .config import Task, agents_for, load_settings
 from .dashboard import View
-from .delivery import LANDING_LIMIT, Courier, Faults, Outbox, Outcome
+from .delivery import LANDING_LIMIT, Courier, Faults, Outbox, Outcome, Parcel
 from .errors import ConfigError, StateError, TmuxError
 from .lock import Lock
 from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 CONTROL_FILE = "control"  # touched by the CLI after it queued a command in the store
 
 
+PUBLISH_GAP = 0.25  # the status file, the dashboard: at most four times a second
+
+
 @dataclass(frozen=True)
 class Timing:
     tick: float = 1.0  # how often agents' panes are polled and the board re-checked
@@ -51,6 +54,11 @@ class Timing:
 
 @dataclass(frozen=True)
 class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class Woken:
     pass
 
 
@@ -77,6 +85,9 @@ class Daemon:
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.queue_problems: tuple[str, ...] = ()
         self.last_status = ""
+        self.recorded: dict[tuple[str, int, str], float] = {}  # sends recorded, not begun
+        self.published: tuple[st.State | None, float] = (None, float("-inf"))  # what, when
+        self.publish_at: float | None = None  # a publish held back by PUBLISH_GAP
         self.last_agents: tuple[str, str] = ("", "")  # the agents and problems stored
         self.troubles: dict[str, str] = {}
         self.notifier: Notifier | None = None
@@ -92,6 +103,10 @@ class Daemon:
         """Thread-safe: ask the loop to end."""
         self.events.put(Stop())
 
+    def _wake(self) -> None:
+        """Thread-safe: a tmux call of a delivery has returned; the loop takes it on."""
+        self.events.put(Woken())
+
     def run(self) -> int:
         """Run until stopped (exit 0), or with exit_when_done until nothing can progress."""
         self.settings = load_settings(self.root)
@@ -100,7 +115,9 @@ class Daemon:
         self.lock.acquire()
         self.store = Store(self.settings.state_dir / "state.db")
         self.guard = StateGuard(self.store)
-        self.courier = Courier(self.tmux, self.store, self.clock, self.sleep, self.faults)
+        self.courier = Courier(
+            self.tmux, self.store, self.clock, self.sleep, self.faults, self._wake
+        )
         self.outbox = Outbox(self.courier)
         self.agents = AgentPanes(
             self.tmux,
@@ -234,7 +251,11 @@ class Daemon:
         settle_at: float | None = None
         while True:
             now = self.clock()
-            due = [t for t in (next_tick, settle_at, self.outbox.due()) if t is not None]
+            due = [
+                t
+                for t in (next_tick, settle_at, self.outbox.due(), self.publish_at)
+                if t is not None
+            ]
             items = self._take(max(0.0, min(due) - now))
             if any(isinstance(i, Stop) for i in items):
                 self._finish_deliveries()
@@ -266,7 +287,7 @@ class Daemon:
                     settle_at = now + self.timing.settle if pending else None
                 self._handle(st.Tick())
                 self._note_all_done()
-                self._publish()
+                self._publish_soon()
             except StateError as exc:
                 self._state_trouble(exc)
                 continue
@@ -460,7 +481,7 @@ class Daemon:
                 data={"status": block.status, "fields": dict(block.fields), "line": block.line},
             )
             actions = sch.decide(self.state, st.Reported(block), now, dispatch=False)
-            self._perform(actions)
+            self._record(actions)
             effects += actions
 
     # ------------------------------------------------------------------ tmux and agents
@@ -492,21 +513,23 @@ class Daemon:
             return render_followup(task.task, n, self.settings, tuple(task.missing_fields()))
         return render(task.task, n, self.settings, agent, task.feedback)
 
-    def _send(self, task_id: str, n: int, kind: str, agent: str) -> None:
-        """Begin a recorded send: its paste now, its gap and Enter as the loop comes by (the
-        outbox). A pane that cannot take it puts the task back in the queue."""
-        task = self.state.tasks[task_id]
-        text = self._text(task, n, kind, agent)
-        self._delivered(self.outbox.advance(wait=True, agent=agent))  # one text at a time
-        try:
-            delivery = self.courier.start(
-                task_id, n, kind, self.agents.panes[agent], text, self.agents.profile(agent)
-            )
-        except TmuxError as exc:
-            self._requeue(task_id, agent, f"delivery failed: {exc}")
-            return
-        self.outbox.begin(agent, delivery, len(text))
-        self._delivered(self.outbox.advance(agent=agent))
+    def _send(self, sends: Sequence[st.Dispatch | st.FollowUp]) -> None:
+        """Begin recorded sends: their pastes now, all at once, their gaps and Enters as the
+        loop comes by (the outbox). A pane that cannot take its text puts the task back in
+        the queue (`_delivered`)."""
+        parcels = []
+        for action in sends:
+            agent, kind = action.agent, PROMPT if isinstance(action, st.Dispatch) else FIELDS
+            self._delivered(self.outbox.advance(wait=True, agent=agent))  # one text at a time
+            task = self.state.tasks[action.task_id]
+            text = self._text(task, action.attempt, kind, agent)
+            pane, profile = self.agents.panes[agent], self.agents.profile(agent)
+            created = self.recorded.pop((action.task_id, action.attempt, kind), None)
+            parcel = Parcel(action.task_id, action.attempt, kind, pane, text, profile, created)
+            parcels.append(parcel)
+        begun = self.courier.start_all(parcels)
+        for action, parcel, delivery in zip(sends, parcels, begun, strict=True):
+            self.outbox.begin(action.agent, delivery, len(parcel.text))
 
     def _delivered(self, outcomes: list[Outcome]) -> None:
         for out in outcomes:
@@ -544,27 +567,26 @@ class Daemon:
                 agent=agent,
             )
 
-    def _dispatch(self, action: st.Dispatch) -> None:
-        with self._atomic():
-            self.store.record_attempt(
-                action.task_id, action.attempt, action.agent, SENDING, self.clock()
-            )
-            self._perform([action])
-            self._journal(
-                "dispatch",
-                f"{action.task_id} -> {action.agent} (attempt {action.attempt})",
-                task=action.task_id,
-                agent=action.agent,
-            )
-        self._send(action.task_id, action.attempt, PROMPT, action.agent)
-
-    def _follow_up(self, action: st.FollowUp) -> None:
-        with self._atomic():
-            self.store.record_attempt(
-                action.task_id, action.attempt, action.agent, SENDING, self.clock(), FIELDS
-            )
-            self._perform([action])
-        self._send(action.task_id, action.attempt, FIELDS, action.agent)
+    def _record(self, actions: Sequence[st.Action]) -> None:
+        """Record and apply a decision's actions (inside the caller's transaction), each send
+        with its attempt row (stage `sending`): no text goes out unrecorded."""
+        now = self.clock()
+        for action in actions:
+            if isinstance(action, st.Dispatch | st.FollowUp):
+                kind = PROMPT if isinstance(action, st.Dispatch) else FIELDS
+                self.store.record_attempt(
+                    action.task_id, action.attempt, action.agent, SENDING, now, kind
+                )
+                self.recorded[(action.task_id, action.attempt, kind)] = now
+        self._perform(actions)
+        for action in actions:
+            if isinstance(action, st.Dispatch):
+                self._journal(
+                    "dispatch",
+                    f"{action.task_id} -> {action.agent} (attempt {action.attempt})",
+                    task=action.task_id,
+                    agent=action.agent,
+                )
 
     def _requeue(self, task_id: str, agent: str, reason: str) -> None:
         """The text did not reach the agent: the task goes back, the agent must settle again."""
@@ -638,20 +660,22 @@ class Daemon:
         actions = sch.decide(self.state, event, self.clock(), dispatch=dispatch)
         if actions:
             with self._atomic():
-                # A send is recorded with its own attempt row, in its own transaction.
-                self._perform([a for a in actions if not isinstance(a, st.Dispatch | st.FollowUp)])
+                self._record(actions)
             self._side_effects(actions)
         return actions
 
     def _side_effects(self, actions: Iterable[st.Action]) -> None:
-        """What an action asks of the world, once its state change is committed."""
+        """What the actions ask of the world, once their state change and their sends'
+        attempts are committed (`_record`)."""
+        sends = [a for a in actions if isinstance(a, st.Dispatch | st.FollowUp)]
         for action in actions:
-            if isinstance(action, st.Dispatch):
-                self._dispatch(action)
-            elif isinstance(action, st.Validate):
+            if isinstance(action, st.Validate):
                 self._start_validation(self.state.tasks[action.task_id])
-            elif isinstance(action, st.FollowUp):
-                self._follow_up(action)
+        while sends:  # each agent once per batch: its texts go one after another
+            agents = {a.agent: a for a in reversed(sends)}
+            batch = [a for a in sends if agents[a.agent] is a]
+            self._send(batch)
+            sends = [a for a in sends if agents[a.agent] is not a]
 
     def _perform(self, actions: Iterable[st.Action]) -> None:
         """Record and apply state actions (inside the caller's transaction).
@@ -754,6 +778,20 @@ class Daemon:
             self._journal(f"{key}-error", message)
         else:
             self._journal(f"{key}-ok", f"{key}: working again")
+
+    def _publish_soon(self) -> None:
+        """Publish a changed state (or, once a tick, the time), at most every PUBLISH_GAP
+        seconds: a publish renders every task, which at 10,000 tasks would cost more than
+        the events it reports, and the loop would serve the agents late."""
+        now = self.clock()
+        state, at = self.published
+        if state is self.state and now < at + self.timing.tick:
+            self.publish_at = None
+        elif now < at + PUBLISH_GAP:
+            self.publish_at = at + PUBLISH_GAP
+        else:
+            self._publish()
+            self.published, self.publish_at = (self.state, now), None
 
     def _publish(self, running: bool = True) -> None:
         snap = snapshot(

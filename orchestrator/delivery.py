@@ -19,8 +19,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
+from functools import partial
 
 from .errors import TmuxError
 from .prompt import label, last_line, marker
@@ -94,20 +96,39 @@ def in_input_line(reading: Reading, mark: str, text: str, profile: Profile) -> s
 
 @dataclass
 class Delivery:
-    """One text on its way into a pane, between its paste and its Enter: the loop takes it
-    on with `Courier.step` when `next_at` comes, so that no agent waits for another's."""
+    """One text on its way into a pane, from its paste to its Enter: the loop takes it on
+    with `Courier.step_all` when `next_at` comes or its tmux call has returned, so that no
+    agent waits for another's, and the loop waits for no tmux call."""
 
     task: str
     n: int
     kind: str
     pane: str
     profile: Profile
-    next_at: float  # when the next step is due
-    before: str | None  # the screen before the paste (None: the profile reads no screen)
+    next_at: float  # when the next step is due (while no call is under way)
+    before: str | None = None  # the screen before the paste (None: the profile reads none)
     landing: str | None = None  # while waiting for the paste to show: the screen last seen
     limit: float = 0.0  # when Enter goes even though the paste has not shown
     shown: bool = True  # the paste showed (or there was nothing to look at)
     entered: bool = False  # Enter went out (its stage may still wait to be committed)
+    call: Future[object] | None = None  # the tmux call under way: a paste, a look, Enter
+    doing: str = ""  # which: PASTING, LOOKING or ENTERING
+
+
+PASTING, LOOKING, ENTERING = "pasting", "looking", "entering"
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """A text to deliver: the send it is (task, attempt, kind) and where it goes."""
+
+    task: str
+    n: int
+    kind: str
+    pane: str
+    text: str
+    profile: Profile
+    created: float | None = None  # when its attempt was recorded (None: look it up)
 
 
 @dataclass(frozen=True)
@@ -140,29 +161,32 @@ class Outbox:
         return [Outcome(agent, delivery, chars, error)]
 
     def due(self) -> float | None:
-        """When the next step of any delivery is due (None: none in flight)."""
-        return min((d.next_at for d, _ in self.flying.values()), default=None)
+        """When the next step of any delivery is due (None: none, or only tmux calls under
+        way: their ends wake the loop)."""
+        return min((d.next_at for d, _ in self.flying.values() if d.call is None), default=None)
 
     def advance(self, wait: bool = False, agent: str | None = None) -> list[Outcome]:
-        """Every step that is due (of `agent`'s delivery only, if named); with `wait`, each
-        delivery to its end, sleeping between steps (a stop, or a new text for the agent)."""
+        """Every step that is due (of `agent`'s delivery only, if named), all at once; with
+        `wait`, each delivery to its end, sleeping between steps (a stop, or a new text for
+        the agent)."""
+        names = [name for name in self.flying if agent is None or name == agent]
+        if not wait:
+            steps = self.courier.step_all([self.flying[name][0] for name in names])
+            return [
+                o for name, step in zip(names, steps, strict=True) if (o := self._left(name, step))
+            ]
         done: list[Outcome] = []
-        for name, (delivery, chars) in list(self.flying.items()):
-            if agent is not None and name != agent:
-                continue
-            try:
-                finished = self.courier.step(delivery)
-                while wait and not finished:
-                    self.courier.sleep(max(0.0, delivery.next_at - self.courier.clock()))
-                    finished = self.courier.step(delivery)
-            except TmuxError as exc:
-                del self.flying[name]
-                done.append(Outcome(name, delivery, chars, exc))
-                continue
-            if finished:
-                del self.flying[name]
-                done.append(Outcome(name, delivery, chars))
+        for name in names:
+            step = self.courier.finish(self.flying[name][0])
+            done += [o for o in [self._left(name, step)] if o]
         return done
+
+    def _left(self, name: str, step: bool | TmuxError) -> Outcome | None:
+        """The delivery's outcome, if that step ended it (it leaves the outbox)."""
+        if step is False:
+            return None
+        delivery, chars = self.flying.pop(name)
+        return Outcome(name, delivery, chars, step if isinstance(step, TmuxError) else None)
 
 
 class Courier:
@@ -173,67 +197,124 @@ class Courier:
         clock: Callable[[], float],
         sleep: Callable[[float], None],
         faults: Faults,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.tmux = tmux
         self.store = store
         self.clock = clock
         self.sleep = sleep
         self.faults = faults
+        self.wake = wake  # called (from another thread) when a delivery's tmux call returns
 
     def send(self, task: str, n: int, kind: str, pane: str, text: str, profile: Profile) -> bool:
-        """`start` and every `step` of one delivery, sleeping between them (recovery at start,
+        """`start` and every step of one delivery, waiting between them (recovery at start,
         before the loop runs). False when the paste did not show within LANDING_LIMIT seconds
-        (Enter went anyway). Raises TmuxError as `start` and `step` do."""
-        delivery = self.start(task, n, kind, pane, text, profile)
-        while not self.step(delivery):
-            self.sleep(max(0.0, delivery.next_at - self.clock()))
+        (Enter went anyway). Raises TmuxError if the pane refused a step."""
+        (delivery,) = self.start_all([Parcel(task, n, kind, pane, text, profile)])
+        finished = self.finish(delivery)
+        if isinstance(finished, TmuxError):
+            raise finished
         return delivery.shown
 
-    def start(
-        self, task: str, n: int, kind: str, pane: str, text: str, profile: Profile
-    ) -> Delivery:
-        """Paste (its stage committed after): the first step of a delivery, which `step`
-        takes on. Raises TmuxError if the pane cannot take it; the stage says how far it got.
-        """
-        self.faults.reached("recorded")
-        before = self.tmux.capture(pane, history=0) if profile.reads_screen else None
-        self.tmux.paste(pane, text, self._tag(task, n, kind))
-        self.faults.reached("pasted-uncommitted")
-        now = self.clock()
-        with self.store.transaction():
-            self.store.set_stage(task, n, PASTED, now, kind)
-        self.faults.reached("pasted")
-        if before is None:  # nothing to see: the gap, then Enter
-            return Delivery(task, n, kind, pane, profile, now + profile.gap, before)
-        return Delivery(
-            task, n, kind, pane, profile, now + LANDING_POLL, before, before, now + LANDING_LIMIT
-        )
+    def finish(self, delivery: Delivery) -> bool | TmuxError:
+        """Every step of the delivery, waiting for each (True, or the pane's refusal)."""
+        step = self.step_all([delivery])[0]
+        while step is False:
+            if delivery.call is not None:
+                wait([delivery.call])
+            else:
+                self.sleep(max(0.0, delivery.next_at - self.clock()))
+            step = self.step_all([delivery])[0]
+        return step
 
-    def step(self, d: Delivery) -> bool:
-        """Take a delivery on, if its time has come; True once Enter went out (stage `sent`).
+    def start_all(self, parcels: Sequence[Parcel]) -> list[Delivery]:
+        """The first step of each delivery: its paste, under way in tmux when this returns
+        (each pane's through tmux clients of its own; the loop waits for none of them)."""
+        begun = []
+        for p in parcels:
+            tag = self._tag(p.task, p.n, p.kind, p.created)  # the store: in this thread
+            self.faults.reached("recorded")
+            delivery = Delivery(p.task, p.n, p.kind, p.pane, p.profile, self.clock())
+            self._call(delivery, PASTING, partial(self._paste, p, tag))
+            begun.append(delivery)
+        return begun
+
+    def _paste(self, parcel: Parcel, tag: str) -> str | None:
+        """The screen before (None: the profile reads none), then the paste."""
+        pane = parcel.pane
+        before = self.tmux.capture(pane, history=0) if parcel.profile.reads_screen else None
+        self.tmux.paste(pane, parcel.text, tag)
+        return before
+
+    def _call(self, delivery: Delivery, doing: str, call: Callable[[], object]) -> None:
+        delivery.call, delivery.doing = self.tmux.submit(call), doing
+        delivery.call.add_done_callback(lambda _: self.wake())
+
+    def step_all(self, deliveries: Sequence[Delivery]) -> list[bool | TmuxError]:
+        """Take each delivery on: the tmux calls that have returned, then the steps that are
+        due. True once its Enter went out and its stage `sent` is committed; a TmuxError if
+        its pane refused a step. The stages of several deliveries commit in one transaction.
 
         Where the profile reads the screen, Enter waits until the paste shows: the screen has
         changed since before the paste and then held still for one poll (the program drew it
         and is done drawing), or LANDING_LIMIT has passed (`shown` False). Then the gap.
         """
         now = self.clock()
-        if now < d.next_at:
-            return False
-        if d.landing is not None:
-            screen = self.tmux.capture(d.pane, history=0)
-            landed = screen != d.before and screen == d.landing
-            if not landed and now < d.limit:
-                d.landing, d.next_at = screen, now + LANDING_POLL
-                return False
+        out: list[bool | TmuxError] = [False] * len(deliveries)
+        pasted: list[Delivery] = []
+        for i, d in enumerate(deliveries):
+            if d.call is None or not d.call.done():
+                continue
+            result, doing, d.call = d.call.result(), d.doing, None
+            if isinstance(result, TmuxError):
+                out[i] = result
+            elif doing == PASTING:
+                d.before = result if isinstance(result, str) else None
+                pasted.append(d)
+            elif doing == LOOKING:
+                self._looked(d, str(result), now)
+            else:  # once: a stage that could not be committed is committed again
+                d.entered = True
+                self.faults.reached("entered")
+        self._commit(pasted, PASTED)
+        for d in pasted:
+            if d.before is None:  # nothing to see: the gap, then Enter
+                d.next_at = now + d.profile.gap
+            else:
+                d.landing, d.limit, d.next_at = d.before, now + LANDING_LIMIT, now + LANDING_POLL
+        finished = [i for i, d in enumerate(deliveries) if d.entered and out[i] is False]
+        self._commit([deliveries[i] for i in finished], SENT)
+        for i in finished:
+            out[i] = True
+        for i, d in enumerate(deliveries):
+            if out[i] is not False or d.call is not None or now < d.next_at:
+                continue
+            if d.landing is not None:
+                self._call(d, LOOKING, partial(self.tmux.capture, d.pane, history=0))
+            else:
+                self._call(d, ENTERING, partial(self.tmux.press_enter, d.pane))
+        return out
+
+    def _looked(self, d: Delivery, screen: str, now: float) -> None:
+        landed = screen != d.before and screen == d.landing
+        if not landed and now < d.limit:
+            d.landing, d.next_at = screen, now + LANDING_POLL
+        else:
             d.shown, d.landing, d.next_at = landed, None, now + d.profile.gap
-            if d.profile.gap > 0:
-                return False
-        if not d.entered:  # once: a stage that could not be committed is committed again
-            self.tmux.press_enter(d.pane)
-            d.entered = True
-            self.faults.reached("entered")
-        self.settle(d.task, d.n, d.kind)
-        return True
+
+    def _commit(self, deliveries: Sequence[Delivery], stage: str) -> None:
+        """The stage of each delivery, in one transaction."""
+        if not deliveries:
+            return
+        if stage == PASTED:
+            for _ in deliveries:
+                self.faults.reached("pasted-uncommitted")
+        with self.store.transaction():
+            for d in deliveries:
+                self.store.set_stage(d.task, d.n, stage, self.clock(), d.kind)
+        if stage == PASTED:
+            for _ in deliveries:
+                self.faults.reached("pasted")
 
     def settle(self, task: str, n: int, kind: str) -> None:
         with self.store.transaction():

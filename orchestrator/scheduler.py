@@ -365,9 +365,7 @@ def _on_validation(state: State, event: ValidationDone, now: float) -> Iterable[
 
 def _flags(state: State, now: float) -> Iterable[Action]:
     """Overdue and stalled, each raised once per attempt."""
-    for task in state.tasks.values():
-        if task.status != DISPATCHED:
-            continue
+    for task in sorted((state.tasks[i] for i in state.index.dispatched), key=lambda t: t.order):
         raised: list[tuple[str, str]] = []
         if task.overdue(now) and "overdue" not in task.flags:
             estimate = f"estimate {duration(task.task.estimate)}"

@@ -2,8 +2,9 @@
 
 Which queued tasks may start (their dependencies done), in best-first order per lane (the agent
 they may go to, and their phase); how many unsettled tasks each phase holds; how many tasks
-each status holds. `TaskIndex.updated` moves it forward by the tasks an action touched, so a
-decision costs what changed, not the size of the queue. Pure: frozen values, no I/O.
+each status holds; which are dispatched. `TaskIndex.updated` moves it forward by the tasks an
+action touched, so a decision costs what changed, not the size of the queue. Pure: frozen
+values, no I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from .taskstate import DONE, QUEUED, SETTLED, TaskState
+from .taskstate import DISPATCHED, DONE, QUEUED, SETTLED, TaskState
 
 Lane = tuple[bool, str, int | None]  # (pinned?, the agent name or `any`, the phase)
 Entry = tuple[bool, bool, int, int, str]  # best_first's key, then the id
@@ -57,6 +58,7 @@ class TaskIndex:
     dependents: Mapping[str, frozenset[str]]  # id -> the ids whose `after` names it
     open_phases: Mapping[int, int]  # phase -> how many of its tasks are not settled
     statuses: Mapping[str, int]  # status -> how many tasks hold it
+    dispatched: frozenset[str] = frozenset()  # the ids of the tasks in an agent's hands
 
     @classmethod
     def build(cls, tasks: Mapping[str, TaskState]) -> TaskIndex:
@@ -72,6 +74,7 @@ class TaskIndex:
         touched = set(touched)
         dependents: dict[str, frozenset[str]] | None = None  # a copy, made once when changed
         open_phases, statuses = Counter(self.open_phases), Counter(self.statuses)
+        dispatched = set(self.dispatched)
         affected = set(touched)
         for task_id in touched:
             old, new = before.get(task_id), after.get(task_id)
@@ -98,6 +101,10 @@ class TaskIndex:
                 statuses[old.status] -= 1
             if new is not None:
                 statuses[new.status] += 1
+            if new is not None and new.status == DISPATCHED:
+                dispatched.add(task_id)
+            else:
+                dispatched.discard(task_id)
         removed: dict[Lane, list[Entry]] = {}
         added: dict[Lane, list[Entry]] = {}
         for task_id in affected:
@@ -117,6 +124,7 @@ class TaskIndex:
             self.dependents if dependents is None else MappingProxyType(dependents),
             {phase: n for phase, n in open_phases.items() if n > 0},
             {status: n for status, n in statuses.items() if n > 0},
+            frozenset(dispatched),
         )
 
     def lowest_open_phase(self) -> int | None:

@@ -14,8 +14,11 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import libtmux
 
@@ -47,6 +50,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 # pastes and unset by the one that presses Enter: after a crash it says what the pane got.
 PASTE_TAG = "@orchestrate-paste"
 _buffer_names = itertools.count(1)
+T = TypeVar("T")
+CLIENTS = 16  # tmux calls made at once by `submit`
 
 
 def normalize(text: str) -> str:
@@ -98,8 +103,24 @@ class Tmux:
 
     def __init__(self, server: libtmux.Server) -> None:
         self.server = server
+        self._pool: ThreadPoolExecutor | None = None
 
     # ----------------------------------------------------------------- plumbing
+
+    def submit(self, call: Callable[[], T]) -> Future[T | TmuxError]:
+        """Make the call in a thread of a small pool (its tmux clients start meanwhile, one
+        pane's call not waiting for another's); its future holds the result, or the
+        TmuxError it raised."""
+
+        def guarded() -> T | TmuxError:
+            try:
+                return call()
+            except TmuxError as exc:
+                return exc
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(CLIENTS, thread_name_prefix="tmux")
+        return self._pool.submit(guarded)
 
     def _argv(self) -> list[str]:
         binary = self.server.tmux_bin or shutil.which("tmux")

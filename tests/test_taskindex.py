@@ -65,6 +65,7 @@ def same_index(kept: TaskIndex, built: TaskIndex) -> None:
     assert dict(kept.dependents) == dict(built.dependents)
     assert dict(kept.open_phases) == dict(built.open_phases)
     assert dict(kept.statuses) == dict(built.statuses)
+    assert kept.dispatched == built.dispatched
 
 
 spec = hst.tuples(
