@@ -22,7 +22,8 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__, config, launch, queueset
 from .errors import ConfigError, OrchestrateError
 from .lock import UNKNOWN, holder
-from .snapshot import json_text, read_snapshot, status_json
+from .rows import json_text, status_json
+from .snapshot import read_snapshot
 
 
 def _plain_help(params: list[Any]) -> None:

@@ -6,7 +6,6 @@ Every problem becomes a :class:`Problem` (`FILE:LINE: message`) here, at the edg
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,9 +16,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from . import yamlsrc
 from .board import file_problem
-from .errors import ConfigError, Problem, StateError, WorkspaceNotFound
+from .errors import ConfigError, Problem
+from .paths import CONFIG_NAME as CONFIG_NAME
+from .paths import find_root as find_root
+from .paths import is_a_link as is_a_link
+from .paths import refuse_link as refuse_link
 
-CONFIG_NAME = "orchestrate.yaml"
 TASK_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 ANY_AGENT = "any"
 DAEMON_WINDOW = "orchestrator"  # the tmux window `start --detach` runs the daemon in
@@ -307,17 +309,6 @@ class Settings:
 # --------------------------------------------------------------------------- loading
 
 
-def find_root(start: Path) -> Path:
-    """The folder holding orchestrate.yaml, searched upwards like git; or `start` with queues/."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / CONFIG_NAME).is_file():
-            return folder
-    if (start / "queues").is_dir():
-        return start
-    raise WorkspaceNotFound(start)
-
-
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a queue of 10,000 tasks with long prompts fits
 
 
@@ -591,22 +582,3 @@ def schemas() -> dict[str, dict[str, Any]]:
     workspace = ConfigModel.model_json_schema(by_alias=True)
     workspace["title"] = "orchestrate.yaml"
     return {"queue": queue, "orchestrate": workspace}
-
-
-def refuse_link(path: Path) -> Path:
-    """`path`, unless it is a symbolic link (to a folder, a file or nothing): one planted
-    there would have the state's files written, and chmod-ed, wherever it points."""
-    if path.is_symlink():
-        raise StateError(is_a_link(path))
-    return path
-
-
-def is_a_link(path: Path) -> str:
-    try:
-        target = f" (to {os.readlink(path)})"
-    except OSError:
-        target = ""
-    return (
-        f"{path} is a symbolic link{target}: remove it (`rm {path}`); "
-        "orchestrate keeps its state in a real folder, and follows no link there"
-    )

@@ -7,7 +7,6 @@ Producers (the file watcher, validation threads, signal handlers) only post even
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -29,8 +28,10 @@ from .lock import Lock
 from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
 from .panes import AgentPanes
 from .prompt import label, marker, render, render_followup
+from .publish import Publisher
 from .queueset import merge_queues, read_all
-from .snapshot import PROBLEMS_KEY, snapshot, status_markdown, write_atomically
+from .rows import Snapshot
+from .snapshot import snapshot
 from .statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
 from .store import FIELDS, PROMPT, SENDING, Attempt, Store
 from .text import printable, printable_data
@@ -41,9 +42,6 @@ from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
 log = logging.getLogger(__name__)
 
 CONTROL_FILE = "control"  # touched by the CLI after it queued a command in the store
-
-
-PUBLISH_GAP = 0.25  # the status file, the dashboard: at most four times a second
 
 
 @dataclass(frozen=True)
@@ -84,11 +82,7 @@ class Daemon:
         self.state = st.State()
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.queue_problems: tuple[str, ...] = ()
-        self.last_status = ""
         self.recorded: dict[tuple[str, int, str], float] = {}  # sends recorded, not begun
-        self.published: tuple[st.State | None, float] = (None, float("-inf"))  # what, when
-        self.publish_at: float | None = None  # a publish held back by PUBLISH_GAP
-        self.last_agents: tuple[str, str] = ("", "")  # the agents and problems stored
         self.troubles: dict[str, str] = {}
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
@@ -119,6 +113,7 @@ class Daemon:
             self.tmux, self.store, self.clock, self.sleep, self.faults, self._wake
         )
         self.outbox = Outbox(self.courier)
+        self.publisher = Publisher(self.view, self.settings, self.store, self.clock)
         self.agents = AgentPanes(
             self.tmux,
             self.settings,
@@ -150,7 +145,7 @@ class Daemon:
             if self.notifier is not None:
                 self.notifier.stop()
             with suppress(StateError):
-                self._publish(running=False)
+                self.publisher.publish(self._snapshot(running=False))
             try:
                 self._check_state()  # a folder deleted in the last second: kept all the same
             finally:
@@ -253,7 +248,7 @@ class Daemon:
             now = self.clock()
             due = [
                 t
-                for t in (next_tick, settle_at, self.outbox.due(), self.publish_at)
+                for t in (next_tick, settle_at, self.outbox.due(), self.publisher.due)
                 if t is not None
             ]
             items = self._take(max(0.0, min(due) - now))
@@ -287,7 +282,7 @@ class Daemon:
                     settle_at = now + self.timing.settle if pending else None
                 self._handle(st.Tick())
                 self._note_all_done()
-                self._publish_soon()
+                self.publisher.soon(self.state, self.timing.tick, self._snapshot)
             except StateError as exc:
                 self._state_trouble(exc)
                 continue
@@ -779,22 +774,8 @@ class Daemon:
         else:
             self._journal(f"{key}-ok", f"{key}: working again")
 
-    def _publish_soon(self) -> None:
-        """Publish a changed state (or, once a tick, the time), at most every PUBLISH_GAP
-        seconds: a publish renders every task, which at 10,000 tasks would cost more than
-        the events it reports, and the loop would serve the agents late."""
-        now = self.clock()
-        state, at = self.published
-        if state is self.state and now < at + self.timing.tick:
-            self.publish_at = None
-        elif now < at + PUBLISH_GAP:
-            self.publish_at = at + PUBLISH_GAP
-        else:
-            self._publish()
-            self.published, self.publish_at = (self.state, now), None
-
-    def _publish(self, running: bool = True) -> None:
-        snap = snapshot(
+    def _snapshot(self, running: bool = True) -> Snapshot:
+        return snapshot(
             self.state,
             self.settings.session,
             self.root,
@@ -806,23 +787,6 @@ class Daemon:
             str(self.settings.board),
             (*self.queue_problems, *(m for m in self.troubles.values() if m)),
         )
-        self.view.update(snap)
-        agents = json.dumps([a.__dict__ for a in snap.agents], ensure_ascii=False)
-        problems = json.dumps(printable_data(list(snap.problems)), ensure_ascii=False)
-        if (agents, problems) != self.last_agents:
-            self.last_agents = (agents, problems)
-            with self._atomic():
-                self.store.set_meta("agents", agents)
-                self.store.set_meta(PROBLEMS_KEY, problems)
-        text = status_markdown(snap)
-        # The timestamp line changes every second; rewrite only when something else changed.
-        body = "\n".join(line for line in text.splitlines() if not line.startswith("**Updated**"))
-        if body != self.last_status or not running:
-            self.last_status = body
-            try:
-                write_atomically(self.settings.status_file, text)
-            except OSError as exc:
-                log.warning("cannot write %s: %s", self.settings.status_file, exc)
 
 
 def _touched(action: st.Action) -> tuple[str, ...]:

@@ -19,7 +19,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .snapshot import Snapshot, TaskRow, eta, queue_left
+from .plain import header_parts, plain_status, plain_tasks, problems_lines, totals_line
+from .rows import Snapshot, TaskRow, eta
 from .text import duration, printable
 
 STATUS_STYLES = {
@@ -46,26 +47,15 @@ EVENTS_KEPT = 200
 
 
 def header(snap: Snapshot) -> Text:
-    started = snap.started if snap.running else None
-    up = f"up {duration(snap.now - started)}" if started else "daemon stopped"
-    left = queue_left(snap)
-    if started and left not in ("done", "-"):
-        up += f" · ETA {left}"
+    where, board = header_parts(snap)
     text = Text()
     text.append("orchestrate", style="bold")
-    text.append(printable(f" · {snap.session} · {up} · {snap.workspace}"))
-    if snap.board:
-        text.append(printable(f" · board {snap.board}"), style="dim")
+    text.append(where)
+    if board:
+        text.append(board, style="dim")
     text.no_wrap = True
     text.overflow = "ellipsis"
     return text
-
-
-def totals_line(snap: Snapshot) -> str:
-    totals = snap.totals()
-    words = [f"{totals['done']}/{totals['total']} done"]
-    words += [f"{totals[k]} {k}" for k in ("running", "queued", "failed", "blocked") if totals[k]]
-    return " · ".join(words)
 
 
 def progress(snap: Snapshot) -> Table:
@@ -76,12 +66,6 @@ def progress(snap: Snapshot) -> Table:
     grid.add_column(no_wrap=True)
     grid.add_row(ProgressBar(total=max(totals["total"], 1), completed=settled), totals_line(snap))
     return grid
-
-
-def problems_lines(snap: Snapshot) -> list[str]:
-    if not snap.problems:
-        return []
-    return ["problems (until fixed):", *(f"  {printable(p)}" for p in snap.problems)]
 
 
 def agents_table(snap: Snapshot) -> Table:
@@ -247,47 +231,6 @@ class LiveView:
 
 
 RICH_ROWS = 300  # past this many tasks, `status` prints them as plain aligned text (fast)
-
-
-def plain_tasks(snap: Snapshot, width: int | None) -> str:
-    """Every task on one plain line each: what `status` prints for thousands of tasks, where
-    a rich table would take seconds, or into a pipe. The title takes what the width leaves
-    (all of it with no width)."""
-    rows = [
-        (t.id, printable(t.agent), t.priority[:4], t.status + "".join(f" ⚠ {f}" for f in t.flags),
-         str(t.attempts), eta(t, snap.now), printable(t.title))
-        for t in snap.tasks
-    ]  # fmt: skip
-    return _aligned(("ID", "Agent", "Pri", "Status", "Try", "ETA", "Task"), rows, width)
-
-
-def _aligned(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], width: int | None) -> str:
-    """Columns padded to their widest cell; the last one cut to what `width` leaves."""
-    last = len(head) - 1
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(last)]
-    room = max(width - sum(widths) - 2 * last, 10) if width else None
-    return "\n".join(
-        (
-            "  ".join(c.ljust(w) for c, w in zip(r[:last], widths, strict=True))
-            + "  "
-            + r[last][:room]
-        ).rstrip()
-        for r in [head, *rows]
-    )
-
-
-def plain_status(snap: Snapshot) -> str:
-    """`status` into a pipe or a file: plain lines, none wrapped or cut, to grep."""
-    agents = [
-        (printable(a.name), printable(a.window), printable(a.state), a.task or "-",
-         duration(snap.now - a.since) if a.task and a.since else "")
-        for a in snap.agents
-    ]  # fmt: skip
-    parts = [header(snap).plain, totals_line(snap), ""]
-    if agents:
-        parts += [_aligned(("Agent", "Window", "State", "Task", "For"), agents, None), ""]
-    parts += [plain_tasks(snap, None), *problems_lines(snap)]
-    return "\n".join(parts) + "\n"
 
 
 def view_for(plain: bool) -> View:

@@ -15,7 +15,7 @@ from string import Template
 
 from .config import CONFIG_NAME, schemas
 from .errors import OrchestrateError
-from .store import private_dir
+from .paths import private_dir
 
 SCHEMA_DIR = Path(".orchestrate") / "schema"
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import OrchestrateError, StateError
-from .store import Store, private_dir
+from .paths import private_dir
+from .store import Store
 
 OK, RESTORED, REPLACED, TROUBLE = "ok", "restored", "replaced", "trouble"
 LOG_NAME = "daemon.log"  # where a detached daemon's output goes (launch.detach)

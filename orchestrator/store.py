@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .board import ReaderState
-from .config import Task, is_a_link, refuse_link
+from .config import Task
 from .errors import StateError, disk_problem
+from .paths import is_a_link, refuse_link
+from .paths import private_dir as private_dir
 from .state import TaskState
 
 SCHEMA_VERSION = 3
@@ -249,32 +251,6 @@ def task_from_json(text: str) -> Task:
         line=d["line"],
         timeout=d.get("timeout", 600.0),
     )
-
-
-def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) readable by the user alone. A symbolic link at `path`
-    is refused, never followed (see refuse_link)."""
-    refuse_link(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except FileExistsError:  # a file, or a link that came since the check
-        if path.is_symlink():
-            raise StateError(is_a_link(path)) from None
-        raise StateError(
-            f"{path} is not a folder: move it away; orchestrate keeps its state in a folder "
-            "of that name"
-        ) from None
-    try:  # chmod the folder made or found, not what a link put there since points at
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR) and path.is_symlink():
-            raise StateError(is_a_link(path)) from None
-        raise
-    try:
-        os.fchmod(fd, 0o700)
-    finally:
-        os.close(fd)
-    return path
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:

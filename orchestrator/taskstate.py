@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import Task
+if TYPE_CHECKING:
+    from .config import Task
 
 QUEUED = "queued"
 DISPATCHED = "dispatched"

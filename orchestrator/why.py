@@ -7,9 +7,10 @@ failed a check. `reasons` answers it in a few words per task, in one pass over t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from .readiness import eligible, lowest_open_phase, startable
+from .config import ANY_AGENT
+from .readiness import lowest_open_phase, startable
 from .state import (
     BLOCKED,
     CANCELLED,
@@ -29,12 +30,31 @@ def reasons(state: State, now: float) -> dict[str, str]:
     """Each task's why, by id."""
     ready = {t.id for t in startable(state)}
     lowest = lowest_open_phase(state)
-    return {t.id: _why(t, state, t.id in ready, lowest, now) for t in state.tasks.values()}
+    names = {a.name for a in state.agents}
+    paused = {a.name for a in state.agents if a.paused}
+
+    def held_back(task: TaskState) -> bool:
+        """Are all the agents that may take it paused (and is there one)?"""
+        taker = task.pinned or task.task.agent
+        if taker == ANY_AGENT:
+            return bool(names) and paused == names
+        return taker in paused
+
+    return {
+        t.id: _why(t, state, t.id in ready, lowest, now, held_back) for t in state.tasks.values()
+    }
 
 
-def _why(task: TaskState, state: State, ready: bool, lowest: int | None, now: float) -> str:
+def _why(
+    task: TaskState,
+    state: State,
+    ready: bool,
+    lowest: int | None,
+    now: float,
+    held_back: Callable[[TaskState], bool],
+) -> str:
     if task.status == QUEUED:
-        return _queued(task, state, ready, lowest)
+        return _queued(task, state, ready, lowest, held_back)
     if task.status == DISPATCHED:
         flags = ", ".join(sorted(task.flags))
         since = f" for {duration(now - task.since)}" if task.since is not None else ""
@@ -48,7 +68,13 @@ def _why(task: TaskState, state: State, ready: bool, lowest: int | None, now: fl
     return ""
 
 
-def _queued(task: TaskState, state: State, ready: bool, lowest: int | None) -> str:
+def _queued(
+    task: TaskState,
+    state: State,
+    ready: bool,
+    lowest: int | None,
+    held_back: Callable[[TaskState], bool],
+) -> str:
     waits = [
         d for d in task.task.after if (dep := state.tasks.get(d)) is None or dep.status != DONE
     ]
@@ -56,8 +82,7 @@ def _queued(task: TaskState, state: State, ready: bool, lowest: int | None) -> s
         return "waits for " + ", ".join(waits)
     if not ready:
         return f"waits for phase {lowest} to be done"
-    takers = [a for a in state.agents if eligible(task, a.name)]
-    if takers and all(a.paused for a in takers):
+    if held_back(task):
         return "ready; its agent is paused"
     if task.urgent:
         return "ready: goes next (dispatch)"

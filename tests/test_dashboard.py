@@ -9,7 +9,8 @@ import pytest
 from rich.console import Console
 
 from orchestrator.dashboard import render, status_table, visible_tasks
-from orchestrator.snapshot import AgentRow, Snapshot, TaskRow, status_json, status_markdown
+from orchestrator.rows import AgentRow, Snapshot, TaskRow, status_json
+from orchestrator.snapshot import status_markdown
 
 
 def snap(count: int) -> Snapshot:

@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from orchestrator.dashboard import LiveView
-from orchestrator.snapshot import AgentRow, Snapshot, TaskRow
+from orchestrator.rows import AgentRow, Snapshot, TaskRow
 from orchestrator.store import Store
 from orchestrator.text import printable
 

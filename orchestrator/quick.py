@@ -1,0 +1,108 @@
+"""`orchestrate status` while a daemon runs, answered from the snapshot it publishes.
+
+The running daemon writes what `status` would show into `.orchestrate/status.json` whenever
+it changes (`Daemon._publish`). Reading that file needs neither the CLI framework nor the
+settings (typer, pydantic: most of a status's time), so this module loads only the standard
+library and the rows. Whenever it cannot answer (another command or option, no daemon
+running, no snapshot of the running one, a snapshot older than STALE seconds, a file of
+another shape), it says so with None and the full CLI answers, as it always could.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .errors import OrchestrateError
+from .lock import holder
+from .paths import find_root
+from .rows import Snapshot, json_text, snapshot_from_data, status_json
+
+PUBLISHED = "status.json"  # in the state folder
+STALE = 15.0  # seconds: a snapshot older than this is not served (the store is read instead)
+SHAPE = 1  # the version of the published file's shape
+
+
+def published(snap: Snapshot, pid: int) -> str:
+    """The text of the published file: the snapshot, who published it, and when."""
+    from .rows import snapshot_data
+
+    return json.dumps(
+        {"shape": SHAPE, "pid": pid, "at": time.time(), "snapshot": snapshot_data(snap)},
+        ensure_ascii=False,
+    )
+
+
+def _command(argv: list[str]) -> tuple[Path | None, bool] | None:
+    """(the workspace named by -C, --json) for `[-C DIR] status [--json]`, else None."""
+    workspace: Path | None = None
+    rest = list(argv)
+    while rest and rest[0] != "status":
+        option = rest.pop(0)
+        if option in ("-C", "--workspace") and rest:
+            workspace = Path(rest.pop(0))
+        elif option.startswith("--workspace="):
+            workspace = Path(option.partition("=")[2])
+        elif option.startswith("-C") and len(option) > 2:
+            workspace = Path(option[2:])
+        else:
+            return None
+    if rest[:1] != ["status"] or rest[1:] not in ([], ["--json"]):
+        return None
+    return workspace, rest[1:] == ["--json"]
+
+
+def _snapshot(root: Path) -> Snapshot | None:
+    """The running daemon's published snapshot, brought to now; None if there is none."""
+    folder = root / ".orchestrate"
+    if folder.is_symlink() or not (folder / "state.db").is_file():
+        return None  # the full CLI explains a link, or a state folder being restored
+    pid = holder(folder / "daemon.lock")
+    if pid is None:
+        return None
+    try:
+        data: Any = json.loads((folder / PUBLISHED).read_text(encoding="utf-8"))
+        if data.get("shape") != SHAPE or data.get("pid") != pid:
+            return None  # another daemon's, or another version's
+        now = time.time()
+        if not 0 <= now - float(data["at"]) <= STALE:
+            return None
+        snap = snapshot_from_data(data["snapshot"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not snap.running:
+        return None
+    eta = None if snap.eta is None else max(0.0, snap.eta - (now - snap.now))
+    return replace(snap, now=now, eta=eta)
+
+
+def status(argv: list[str]) -> bool:
+    """Answer `status` from the published snapshot; False when the full CLI must."""
+    command = _command(argv)
+    if command is None:
+        return False
+    workspace, as_json = command
+    try:
+        root = find_root(workspace or Path.cwd())
+    except (OrchestrateError, OSError):
+        return False
+    snap = _snapshot(root)
+    if snap is None:
+        return False
+    if as_json:
+        sys.stdout.write(json_text(status_json(snap)) + "\n")
+    elif sys.stdout.isatty():
+        from .dashboard import print_status  # rich: only to draw
+
+        print_status(snap)
+        sys.stdout.write("daemon: running\n")
+    else:
+        from .plain import plain_status
+
+        sys.stdout.write(plain_status(snap) + "daemon: running\n")
+    sys.stdout.flush()
+    return True
