@@ -48,7 +48,7 @@ def latency_rows(
     rows = []
     found: dict[tuple[int, str], list[latency.Sample]] = {}
     for n in agents:
-        for system in ("floor", "daemon"):
+        for system in SYSTEMS:
             found[(n, system)] = latency.run(system, n, rounds[n], board, folder)
         floor, daemon = found[(n, "floor")], found[(n, "daemon")]
         for what in ("paste", "enter"):
@@ -61,6 +61,9 @@ def latency_rows(
                 + f" | {p[0.5][0] / p[0.5][1]:.2f}× | {p[0.99][0] / p[0.99][1]:.2f}× | {len(d)} |"
             )
     return rows, found
+
+
+SYSTEMS = ("floor", "daemon")
 
 
 def main() -> None:
@@ -106,7 +109,34 @@ def main() -> None:
     worst_p50 = ratios[worst_n]
     out += [
         "",
-        "Targets: p50 within 1.5× the floor, p99 within 3×.",
+        "Targets: to the first byte, p50 within 1.5× the floor and p99 within 3×; to the "
+        "submission, what comes beyond the gap within 1.5× the floor's.",
+    ]
+    crew, tasks_each = (10, 5) if quick else (50, 40)
+    busy = {system: latency.run(system, crew, tasks_each, 1024, folder) for system in SYSTEMS}
+    out += [
+        "",
+        f"## Throughput: {crew} agents, {crew * tasks_each:,} tasks",
+        "",
+        f"The same bench, {tasks_each} rounds: in each, every agent's report lands in a random "
+        "order a few milliseconds apart, and each agent's next prompt is waited for. An agent "
+        "waits from its report to its next prompt (first byte, then Enter); tasks per second "
+        "count from the first report to the last Enter, the gap included.",
+        "",
+        "| system | wait p50 | wait p99 | submitted p50 | submitted p99 | tasks/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for system, samples in busy.items():
+        paste, enter = [s.paste for s in samples], [s.enter for s in samples]
+        span = max(s.at + s.enter for s in samples) - min(s.at for s in samples)
+        out.append(
+            f"| {system} | {ms(pct(paste, 0.5))} | {ms(pct(paste, 0.99))} | "
+            f"{ms(pct(enter, 0.5))} | {ms(pct(enter, 0.99))} | {len(samples) / span:.1f} |"
+        )
+    busy_p99 = pct([s.paste for s in busy["daemon"]], 0.99)
+    out += [
+        "",
+        "Target: no agent waits more than 0.5 s p99 from its report to its next prompt.",
         "",
         "## Board size",
         "",
@@ -150,8 +180,8 @@ def main() -> None:
         f"| daemon start-up (to its first status file) | {startup:.2f} s | | 1 |",
         f"| scheduling decisions per second | {rate:,.0f} /s | ≥ 5,000 /s | {events} events |",
         f"| daemon memory (RSS) | {rss:.0f} MB | < 150 MB | 1 |",
-        f"| `orchestrate status` | {status * 1000:.0f} ms | < 400 ms | 3 |",
-        f"| `orchestrate status --json` | {status_json * 1000:.0f} ms | < 400 ms | 3 |",
+        f"| `orchestrate status` | {status * 1000:.0f} ms | ≤ 200 ms | 3 |",
+        f"| `orchestrate status --json` | {status_json * 1000:.0f} ms | ≤ 250 ms | 3 |",
     ]
     cpu, idle_rss = scale.idle(folder, 5 if quick else args.idle_seconds)
     seconds = 5 if quick else args.idle_seconds
@@ -166,35 +196,39 @@ def main() -> None:
     if worst_p50 > 1.5:
         missed.append(
             f"- **Latency p50 {worst_p50:.2f}× the floor** (target 1.5×) at {worst_n} agents, "
-            "to the first byte. Deliveries overlap (each agent waits only its own gap, and "
-            "the loop takes the others on meanwhile), so the time to the Enter stays near the "
-            "floor's up to 16 agents. But the daemon starts the pastes one agent after "
-            "another, each after its own SQLite commits (the dispatch, then its `pasted` "
-            "stage) and a tmux call of its own (a subprocess), a few milliseconds each; the "
-            "floor pastes from a thread per agent. Plan: commit all the dispatches an event "
-            "makes in one transaction and start their pastes together."
+            "to the first byte. The pastes, looks and Enters run in threads and the loop waits "
+            "for none of them, and one decision's sends are recorded in one transaction and "
+            "pasted together. What is left is the loop's own work per delivery: about 3 ms of "
+            "CPU (measured at 50 agents: the board read, the decision, the SQLite commits of "
+            "the decision, of the paste's stage and of the Enter's, the journal), besides the "
+            "tmux clients its threads start. With 50 reports a few milliseconds apart on 2 "
+            "cores shared with 50 agents, reports queue behind each other; the floor does "
+            "none of that work."
+        )
+    floor_first = {n: pct([x.paste for x in found[(n, "floor")]], 0.5) for n in agents}
+    late = [
+        n
+        for n in agents
+        if pct([x.enter for x in found[(n, "daemon")]], 0.5) > latency.GAP + 1.5 * floor_first[n]
+    ]
+    if late:
+        missed.append(
+            f"- **Submitted later than the gap plus 1.5× the floor's first byte** at "
+            f"{', '.join(map(str, late))} agents (p50): the same queueing as above."
+        )
+    if busy_p99 > 0.5:
+        missed.append(
+            f"- **An agent waits {ms(busy_p99)} p99** from its report to its next prompt "
+            f"with {crew} agents (target 0.5 s): the same queueing as above."
         )
     if rate < 5000:
-        missed.append(
-            f"- **{rate:,.0f} decisions per second** (target 5,000) with {tasks:,} tasks. A "
-            "profile of one decision: finding the tasks that may start scans every task "
-            "(dependencies done, phase open), and the state is folded by copying the task "
-            "map, both linear in the number of tasks; blocking is computed only when a task "
-            "failed. Plan: keep, per agent, a heap of the tasks it may start, updated when a "
-            "task changes status; count the unfinished dependencies of each task; and let "
-            "the loop own the task map instead of copying it per event."
-        )
-    if max(status, status_json) > 0.4:
+        missed.append(f"- **{rate:,.0f} decisions per second** (target 5,000).")
+    if status > 0.2 or status_json > 0.25:
         missed.append(
             f"- **`status` {status * 1000:.0f} ms, `status --json` {status_json * 1000:.0f} ms** "
-            "(target 400 ms; 711 and 785 ms before the changes named here). A profile at 10,000"
-            " tasks: about 0.17 s imports (typer, pydantic: the settings are validated), 0.15 s"
-            " reading the task rows (decoding each task's JSON, building its objects), 0.05 s "
-            "the table's rows, 0.03 s printing. Already done: `--json` uses json's C encoder "
-            "(`indent=` had fallen back to the Python one), rich is imported only to draw, a "
-            "task's fields at their defaults are not stored. Plan: the daemon keeps the status "
-            "JSON it renders anyway (as it keeps ORCHESTRATOR_STATUS.md) and `status` prints "
-            "that file while the daemon runs."
+            f"(targets 200 and 250 ms) at {tasks:,} tasks. While a daemon runs both are served "
+            "from the snapshot it publishes, without the settings or the CLI framework; "
+            "`status` still reads the rows back and aligns them."
         )
     if cpu >= 1 or rss >= 150:
         missed.append(f"- **Idle {cpu:.2f}% of a core, or {rss:.0f} MB RSS** over target.")

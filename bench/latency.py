@@ -22,6 +22,7 @@ FILLER = b"Notes from earlier work: nothing here is a report block, just text.\n
 class Sample:
     paste: float  # seconds from the block landing to the first byte of the next prompt
     enter: float  # ... to its Enter
+    at: float = 0.0  # when the block landed (epoch seconds)
 
 
 def _tmux(socket: str, *args: str) -> str:
@@ -100,7 +101,11 @@ def run(system: str, agents: int, rounds: int, board_bytes: int, folder: Path) -
                 seen[n] += 1
                 record = _lines(logs[n])[-1]
                 samples.append(
-                    Sample(float(record["paste"]) - landed[n], float(record["enter"]) - landed[n])  # type: ignore[arg-type]
+                    Sample(
+                        float(record["paste"]) - landed[n],  # type: ignore[arg-type]
+                        float(record["enter"]) - landed[n],  # type: ignore[arg-type]
+                        landed[n],
+                    )
                 )
             time.sleep(0.05)
     finally:

@@ -37,9 +37,11 @@ def plain_tasks(snap: Snapshot, width: int | None) -> str:
     """Every task on one plain line each: what `status` prints for thousands of tasks, where
     a rich table would take seconds, or into a pipe. The title takes what the width leaves
     (all of it with no width)."""
+    now = snap.now
     rows = [
-        (t.id, printable(t.agent), t.priority[:4], t.status + "".join(f" ⚠ {f}" for f in t.flags),
-         str(t.attempts), eta(t, snap.now), printable(t.title))
+        (t.id, printable(t.agent), t.priority[:4],
+         t.status + "".join(f" ⚠ {f}" for f in t.flags) if t.flags else t.status,
+         str(t.attempts), eta(t, now), printable(t.title))
         for t in snap.tasks
     ]  # fmt: skip
     return _aligned(("ID", "Agent", "Pri", "Status", "Try", "ETA", "Task"), rows, width)
@@ -48,16 +50,11 @@ def plain_tasks(snap: Snapshot, width: int | None) -> str:
 def _aligned(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], width: int | None) -> str:
     """Columns padded to their widest cell; the last one cut to what `width` leaves."""
     last = len(head) - 1
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(last)]
+    every = [head, *rows]
+    widths = [max(map(len, column)) for column in list(zip(*every, strict=True))[:last]]
     room = max(width - sum(widths) - 2 * last, 10) if width else None
-    return "\n".join(
-        (
-            "  ".join(c.ljust(w) for c, w in zip(r[:last], widths, strict=True))
-            + "  "
-            + r[last][:room]
-        ).rstrip()
-        for r in [head, *rows]
-    )
+    line = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"  # one format call a row
+    return "\n".join(line.format(*r[:last], r[last][:room]).rstrip() for r in every)
 
 
 def plain_status(snap: Snapshot) -> str:

@@ -1,11 +1,12 @@
 """`orchestrate status` while a daemon runs, answered from the snapshot it publishes.
 
-The running daemon writes what `status` would show into `.orchestrate/status.json` whenever
-it changes (`Daemon._publish`). Reading that file needs neither the CLI framework nor the
-settings (typer, pydantic: most of a status's time), so this module loads only the standard
-library and the rows. Whenever it cannot answer (another command or option, no daemon
-running, no snapshot of the running one, a snapshot older than STALE seconds, a file of
-another shape), it says so with None and the full CLI answers, as it always could.
+The running daemon writes what `status --json` would print into `.orchestrate/status.json`
+whenever it changes, under a line saying who wrote it and when (publish.py). `status --json`
+prints it as it stands; `status` reads the rows back and renders them. That needs neither
+the CLI framework nor the settings (typer, pydantic: most of a status's time), so this module
+loads only the standard library and the rows. Whenever it cannot answer (another command or
+option, no daemon running, no snapshot of the running one, a snapshot older than STALE
+seconds, a file of another shape), it says so and the full CLI answers, as it always could.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from .errors import OrchestrateError
 from .lock import holder
 from .paths import find_root
-from .rows import Snapshot, json_text, snapshot_from_data, status_json
+from .rows import Snapshot, json_text, snapshot_from_status, status_json
 
 PUBLISHED = "status.json"  # in the state folder
 STALE = 15.0  # seconds: a snapshot older than this is not served (the store is read instead)
@@ -28,13 +29,11 @@ SHAPE = 1  # the version of the published file's shape
 
 
 def published(snap: Snapshot, pid: int) -> str:
-    """The text of the published file: the snapshot, who published it, and when."""
-    from .rows import snapshot_data
-
-    return json.dumps(
-        {"shape": SHAPE, "pid": pid, "at": time.time(), "snapshot": snapshot_data(snap)},
-        ensure_ascii=False,
-    )
+    """The text of the published file: a line saying who published it and when, then what
+    `status --json` prints (so that it is printed as it stands)."""
+    header: dict[str, object] = {"shape": SHAPE, "pid": pid, "at": time.time()}
+    header |= {"now": snap.now, "started": snap.started, "board": snap.board}
+    return json.dumps(header) + "\n" + json_text(status_json(snap)) + "\n"
 
 
 def _command(argv: list[str]) -> tuple[Path | None, bool] | None:
@@ -56,8 +55,9 @@ def _command(argv: list[str]) -> tuple[Path | None, bool] | None:
     return workspace, rest[1:] == ["--json"]
 
 
-def _snapshot(root: Path) -> Snapshot | None:
-    """The running daemon's published snapshot, brought to now; None if there is none."""
+def _published(root: Path) -> tuple[dict[str, Any], str] | None:
+    """The running daemon's published header and `status --json` text; None if it has none
+    that is fresh."""
     folder = root / ".orchestrate"
     if folder.is_symlink() or not (folder / "state.db").is_file():
         return None  # the full CLI explains a link, or a state folder being restored
@@ -65,19 +65,29 @@ def _snapshot(root: Path) -> Snapshot | None:
     if pid is None:
         return None
     try:
-        data: Any = json.loads((folder / PUBLISHED).read_text(encoding="utf-8"))
-        if data.get("shape") != SHAPE or data.get("pid") != pid:
+        first, _, body = (folder / PUBLISHED).read_text(encoding="utf-8").partition("\n")
+        header: Any = json.loads(first)
+        if header.get("shape") != SHAPE or header.get("pid") != pid:
             return None  # another daemon's, or another version's
-        now = time.time()
-        if not 0 <= now - float(data["at"]) <= STALE:
+        if not 0 <= time.time() - float(header["at"]) <= STALE or not body:
             return None
-        snap = snapshot_from_data(data["snapshot"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return header, body
+
+
+def _snapshot(header: dict[str, Any], body: str) -> Snapshot | None:
+    """The published snapshot, brought to now; None if its text is not of its shape."""
+    now = time.time()
+    try:
+        snap = snapshot_from_status(json.loads(body), now, header["started"], str(header["board"]))
+        then = float(header["now"])
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if not snap.running:
         return None
-    eta = None if snap.eta is None else max(0.0, snap.eta - (now - snap.now))
-    return replace(snap, now=now, eta=eta)
+    eta = None if snap.eta is None else max(0.0, snap.eta - (now - then))
+    return replace(snap, eta=eta)
 
 
 def status(argv: list[str]) -> bool:
@@ -90,12 +100,18 @@ def status(argv: list[str]) -> bool:
         root = find_root(workspace or Path.cwd())
     except (OrchestrateError, OSError):
         return False
-    snap = _snapshot(root)
+    found = _published(root)
+    if found is None:
+        return False
+    header, body = found
+    if as_json:
+        sys.stdout.write(body)
+        sys.stdout.flush()
+        return True
+    snap = _snapshot(header, body)
     if snap is None:
         return False
-    if as_json:
-        sys.stdout.write(json_text(status_json(snap)) + "\n")
-    elif sys.stdout.isatty():
+    if sys.stdout.isatty():
         from .dashboard import print_status  # rich: only to draw
 
         print_status(snap)

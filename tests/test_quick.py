@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator import quick
 from orchestrator.lock import Lock
-from orchestrator.rows import AgentRow, Snapshot, TaskRow
+from orchestrator.rows import AgentRow, Snapshot, TaskRow, status_json
 
 from .conftest import Workspace, simple_tasks, wait_until
 
@@ -85,20 +85,28 @@ def held(tmp_path: Path) -> Iterator[Path]:
 def test_only_the_running_daemons_fresh_snapshot_is_served(held: Path) -> None:
     path = held / ".orchestrate" / quick.PUBLISHED
     path.write_text(quick.published(snap(), os.getpid()))
-    served = quick._snapshot(held)
-    assert served is not None and served.tasks[0].id == "T1"
+    found = quick._published(held)
+    assert found is not None
+    served = quick._snapshot(*found)
+    assert served is not None and served.tasks[0].id == "T1" and served.agents[0].name == "a"
+    assert json.loads(found[1]) == status_json(snap())
 
     path.write_text(quick.published(snap(), os.getpid() + 1))  # another daemon's
-    assert quick._snapshot(held) is None
-    data = json.loads(quick.published(snap(), os.getpid()))
+    assert quick._published(held) is None
+    first, body = quick.published(snap(), os.getpid()).split("\n", 1)
+    header = json.loads(first)
     for changed in ({"at": time.time() - quick.STALE - 1}, {"shape": quick.SHAPE + 1}):
-        path.write_text(json.dumps({**data, **changed}))
-        assert quick._snapshot(held) is None, changed
-    for garbage in ("", "{", "[]", '{"shape": 1}', json.dumps({**data, "snapshot": {"x": 1}})):
+        path.write_text(json.dumps({**header, **changed}) + "\n" + body)
+        assert quick._published(held) is None, changed
+    for garbage in ("", "{", "[]", '{"shape": 1}', first, first + "\n"):
         path.write_text(garbage)
-        assert quick._snapshot(held) is None, garbage
+        assert quick._published(held) is None, garbage
+    data = json.loads(body)
+    odd_row = json.dumps({**data, "tasks": [{**data["tasks"][0], "x": 1}]})
+    for body_garbage in ("{", "[]", '{"tasks": 1}', odd_row):
+        assert quick._snapshot(header, body_garbage) is None, body_garbage
     path.unlink()
-    assert quick._snapshot(held) is None
+    assert quick._published(held) is None
 
 
 def test_only_a_plain_status_command_takes_the_quick_path() -> None:
