@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import scheduler as sch
-from orchestrator import state as st
 from orchestrator.board import parse_blocks
 from orchestrator.config import read_queue
+from orchestrator.core import scheduler as sch
+from orchestrator.core import state as st
 
 PROMPT = (
     "Implement the next slice of the reconciliation engine: read the module, change what "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from . import state as st
+from .core import state as st
 from .errors import TmuxError
 from .panes import AgentPanes
 from .prompt import label

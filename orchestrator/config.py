@@ -16,6 +16,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from . import yamlsrc
 from .board import file_problem
+from .core.task import ANY_AGENT as ANY_AGENT
+from .core.task import PRIORITIES as PRIORITIES
+from .core.task import Task as Task
 from .errors import ConfigError, Problem
 from .paths import CONFIG_NAME as CONFIG_NAME
 from .paths import find_root as find_root
@@ -23,10 +26,8 @@ from .paths import is_a_link as is_a_link
 from .paths import refuse_link as refuse_link
 
 TASK_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
-ANY_AGENT = "any"
 DAEMON_WINDOW = "orchestrator"  # the tmux window `start --detach` runs the daemon in
 
-PRIORITIES: dict[str, int] = {"critical": 0, "blocking": 1, "high": 2, "medium": 3, "low": 4}
 PRIORITY_ALIASES: dict[str, str] = {
     **{name: name for name in PRIORITIES},
     "critique": "critical",
@@ -257,29 +258,6 @@ class Agent:
     restart: bool = False
     on_permission: str = "wait"
     rate_limit_pause: float = 900.0
-
-
-@dataclass(frozen=True)
-class Task:
-    id: str
-    title: str
-    agent: str
-    priority: str
-    phase: int | None
-    after: tuple[str, ...]
-    estimate: float | None
-    uses: tuple[str, ...]
-    prompt: str
-    report: tuple[str, ...]
-    validate: tuple[str, ...]
-    retries: int
-    file: Path
-    line: int
-    timeout: float = 600.0
-
-    @property
-    def rank(self) -> int:
-        return PRIORITIES[self.priority]
 
 
 @dataclass(frozen=True)

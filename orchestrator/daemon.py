@@ -16,11 +16,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import scheduler as sch
-from . import state as st
 from .attention import Attention, Unconfirmed
 from .board import BoardNotAFile, BoardReader, ReadResult, candidates
 from .config import Task, agents_for, load_settings
+from .core import scheduler as sch
+from .core import state as st
 from .dashboard import View
 from .delivery import LANDING_LIMIT, Courier, Faults, Outbox, Outcome, Parcel
 from .errors import ConfigError, StateError, TmuxError

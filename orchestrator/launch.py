@@ -291,8 +291,8 @@ def _refusal(root: Path, command: str, target: str) -> str:
     """Why the daemon would refuse `command target` on the stored state, after the commands
     already waiting for it, with the tasks of the queue files it has not read yet ('' if it
     would not)."""
-    from . import state as st
-    from .controls import on_control
+    from .core import state as st
+    from .core.controls import on_control
     from .snapshot import read_stored
 
     stored = read_stored(root, queues=True)

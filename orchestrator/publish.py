@@ -12,12 +12,12 @@ from contextlib import suppress
 from pathlib import Path
 
 from .config import Settings
+from .core.state import State
 from .dashboard import View
 from .errors import StateError
 from .quick import PUBLISHED, published
 from .rows import Snapshot
 from .snapshot import PROBLEMS_KEY, status_markdown, write_atomically
-from .state import State
 from .store import Store
 from .text import printable_data
 

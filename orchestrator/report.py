@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .state import ACTIVE, TaskState
+from .core.state import ACTIVE, TaskState
 from .store import Event
 from .text import duration, printable
 

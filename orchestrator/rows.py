@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .taskstate import ACTIVE
+from .core.taskstate import ACTIVE
 from .text import duration, printable_data
 
 STATUS_ICONS = {

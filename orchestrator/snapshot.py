@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .core.state import ACTIVE, AgentState, State, TaskState, frozen_tasks
+from .core.why import queue_eta, reasons
 from .rows import STATUS_ICONS, AgentRow, Snapshot, TaskRow, eta, queue_left
-from .state import ACTIVE, AgentState, State, TaskState, frozen_tasks
 from .text import printable
-from .why import queue_eta, reasons
 
 if TYPE_CHECKING:
     from .config import Settings

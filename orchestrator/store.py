@@ -23,10 +23,10 @@ from typing import Any
 
 from .board import ReaderState
 from .config import Task
+from .core.state import TaskState
 from .errors import StateError, disk_problem
 from .paths import is_a_link, refuse_link
 from .paths import private_dir as private_dir
-from .state import TaskState
 
 SCHEMA_VERSION = 3
 

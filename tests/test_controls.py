@@ -7,8 +7,8 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from orchestrator import scheduler as sch
-from orchestrator import state as st
+from orchestrator.core import scheduler as sch
+from orchestrator.core import state as st
 
 from .test_scheduler import History, task
 

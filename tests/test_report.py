@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator import state as st
+from orchestrator.core import state as st
 from orchestrator.report import report, running_time, spans
 from orchestrator.store import Event
 

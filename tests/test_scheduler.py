@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from orchestrator import scheduler as sch
-from orchestrator import state as st
 from orchestrator.board import parse_blocks
 from orchestrator.config import Task
+from orchestrator.core import scheduler as sch
+from orchestrator.core import state as st
 
 
 def task(

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from orchestrator.board import ReaderState
-from orchestrator.state import TaskState
+from orchestrator.core.state import TaskState
 from orchestrator.store import FIELDS, PASTED, SCHEMA_VERSION, SENDING, SENT, Store
 
 from .test_scheduler import task

@@ -14,13 +14,13 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from orchestrator import readiness
-from orchestrator import scheduler as sch
-from orchestrator import state as st
-from orchestrator.blocking import reconcile_blocking
 from orchestrator.config import ANY_AGENT, Task
-from orchestrator.taskindex import TaskIndex, best_first
-from orchestrator.taskstate import TaskMap
+from orchestrator.core import readiness
+from orchestrator.core import scheduler as sch
+from orchestrator.core import state as st
+from orchestrator.core.blocking import reconcile_blocking
+from orchestrator.core.taskindex import TaskIndex, best_first
+from orchestrator.core.taskstate import TaskMap
 
 from .test_scheduler import History, task
 

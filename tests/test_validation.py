@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from orchestrator.state import ValidationDone
+from orchestrator.core.state import ValidationDone
 from orchestrator.validation import Validator
 
 from .conftest import Workspace, simple_tasks, wait_until

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from orchestrator import state as st
-from orchestrator.why import queue_eta, reasons
+from orchestrator.core import state as st
+from orchestrator.core.why import queue_eta, reasons
 
 from .test_scheduler import History, task
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from ..blocks import Block
+from ..text import duration
 from .blocking import reconcile_blocking
-from .board import Block
-from .config import Task
 from .controls import on_control
 from .readiness import best_for, has_work
 from .state import (
@@ -46,7 +46,7 @@ from .state import (
     ValidationDone,
     fold,
 )
-from .text import duration
+from .task import Task
 
 # --------------------------------------------------------------------------- decisions
 

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Task
+    from .task import Task
 
 QUEUED = "queued"
 DISPATCHED = "dispatched"

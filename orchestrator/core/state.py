@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from .board import Block
-from .config import Task
+from ..blocks import Block
+from .task import Task
 from .taskindex import TaskIndex
 from .taskstate import (
     ACTIVE,

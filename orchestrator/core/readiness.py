@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .config import ANY_AGENT
 from .state import AgentState, State, TaskState
+from .task import ANY_AGENT
 from .taskindex import Lane, best_first
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from .config import ANY_AGENT
+from ..text import duration
 from .readiness import lowest_open_phase, startable
 from .state import (
     BLOCKED,
@@ -23,7 +23,7 @@ from .state import (
     State,
     TaskState,
 )
-from .text import duration
+from .task import ANY_AGENT
 
 
 def reasons(state: State, now: float) -> dict[str, str]:

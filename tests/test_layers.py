@@ -1,0 +1,87 @@
+"""The layout's rules, read from the code's own imports: the core is pure (the standard library,
+itself and the two pure helpers), each third-party library is imported in one module, and the
+quick `status` path loads no heavy library."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "orchestrator"
+PURE_HELPERS = {"orchestrator.blocks", "orchestrator.text"}
+THIRD_PARTY = {"libtmux", "watchdog", "pydantic", "typer", "rich", "yaml"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, top_only: bool = False) -> set[str]:
+    """Every module the file imports (absolute names): anywhere in it, `if TYPE_CHECKING:`
+    included, or with `top_only` those its top level runs."""
+    here = module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_only else ast.walk(tree)
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            stem = ".".join([*base, *([node.module] if node.module else [])])
+            if node.module is None:  # `from . import x`: x is a module
+                found |= {f"{stem}.{alias.name}" for alias in node.names}
+            else:
+                found.add(stem)
+    return found
+
+
+def files() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_the_core_imports_only_the_standard_library_itself_and_the_pure_helpers() -> None:
+    core = [f for f in files() if f.parent.name == "core"]
+    assert len(core) >= 9
+    for path in core:
+        for name in imports(path):
+            top = name.split(".")[0]
+            ours = name.startswith("orchestrator.core") or name in PURE_HELPERS
+            assert ours or (top in sys.stdlib_module_names and top != "orchestrator"), (
+                f"{module_name(path)} imports {name}"
+            )
+    for helper in PURE_HELPERS:
+        path = PACKAGE / f"{helper.split('.')[-1]}.py"
+        assert all(n.split(".")[0] in sys.stdlib_module_names for n in imports(path)), helper
+
+
+def test_each_third_party_library_is_imported_in_one_module() -> None:
+    users: dict[str, set[str]] = defaultdict(set)
+    for path in files():
+        for name in imports(path):
+            if name.split(".")[0] in THIRD_PARTY:
+                users[name.split(".")[0]].add(module_name(path))
+    assert set(users) == THIRD_PARTY
+    assert {lib: len(mods) for lib, mods in users.items()} == dict.fromkeys(THIRD_PARTY, 1), users
+
+
+def test_the_quick_status_path_reaches_no_heavy_library() -> None:
+    """What entry.py imports at its top, transitively: the full CLI and the dashboard are
+    imported inside functions, when the quick path cannot answer or must draw."""
+    seen: set[str] = set()
+    todo = ["orchestrator.entry"]
+    while todo:
+        name = todo.pop()
+        path = PACKAGE.parent / (name.replace(".", "/") + ".py")
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        found = imports(path, top_only=True)
+        heavy = {n for n in found if n.split(".")[0] in THIRD_PARTY}
+        assert not heavy, f"{name} imports {heavy} on the quick path"
+        todo += [n for n in found if n.startswith("orchestrator")]
+    assert "orchestrator.quick" in seen and "orchestrator.cli" not in seen
