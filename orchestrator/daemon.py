@@ -83,6 +83,7 @@ class Daemon:
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.queue_problems: tuple[str, ...] = ()
         self.recorded: dict[tuple[str, int, str], float] = {}  # sends recorded, not begun
+        self.planned: st.State | None = None  # the state the loop last planned on
         self.troubles: dict[str, str] = {}
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
@@ -280,7 +281,9 @@ class Daemon:
                     board = self._read_board(final=True)  # settles only if nothing changed
                     pending = board is not None and board.pending
                     settle_at = now + self.timing.settle if pending else None
-                self._handle(st.Tick())
+                if tick or self.state is not self.planned:  # else it would decide the same
+                    self._handle(st.Tick())
+                    self.planned = self.state
                 self._note_all_done()
                 self.publisher.soon(self.state, self.timing.tick, self._snapshot)
             except StateError as exc:
