@@ -67,7 +67,8 @@ class Publisher:
                 self.store.set_meta(PROBLEMS_KEY, problems)
             self.stored = (agents, problems)
         with suppress(OSError, StateError):  # `status` reads the store instead
-            write_atomically(self.settings.state_dir / PUBLISHED, published(snap, os.getpid()))
+            served = published(snap, os.getpid())
+            write_atomically(self.settings.state_dir / PUBLISHED, served, 0o600)  # private
         text = status_markdown(snap)
         # The timestamp line changes every second; rewrite only when something else changed.
         body = "\n".join(line for line in text.splitlines() if not line.startswith("**Updated**"))

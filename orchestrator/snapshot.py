@@ -150,15 +150,15 @@ def status_markdown(snap: Snapshot) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, mode: int = 0o666) -> None:
     """Write `path` whole: a new temporary file beside it, then a rename over it. The
     temporary name is new each time and made with O_EXCL, so that nothing planted at it (a
     link to a file of the user's) is written through; a link at `path` itself is replaced
-    by the file, its target left alone. The file gets the umask's usual permissions."""
+    by the file, its target left alone. The file gets `mode` as the umask leaves it."""
     while True:
         tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
             break
         except FileExistsError:  # planted, or left by a crash: another name
             continue
