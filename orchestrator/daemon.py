@@ -16,24 +16,24 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from .attention import Attention, Unconfirmed
+from .attention import Attention
 from .board import BoardNotAFile, BoardReader, ReadResult, candidates
 from .config import Task, agents_for, load_settings
 from .core import scheduler as sch
 from .core import state as st
 from .dashboard import View
-from .delivery import LANDING_LIMIT, Courier, Faults, Outbox, Outcome, Parcel
+from .delivery import Courier, Faults, Outbox
 from .errors import ConfigError, StateError, TmuxError
 from .lock import Lock
 from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
 from .panes import AgentPanes
-from .prompt import label, marker, render, render_followup
 from .publish import Publisher
 from .queueset import merge_queues, read_all
 from .rows import Snapshot
+from .sending import Sender
 from .snapshot import snapshot
 from .statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
-from .store import FIELDS, PROMPT, SENDING, Attempt, Store
+from .store import FIELDS, PROMPT, SENDING, Store
 from .text import printable, printable_data
 from .tmux import Tmux
 from .validation import Validator
@@ -82,7 +82,6 @@ class Daemon:
         self.state = st.State()
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.queue_problems: tuple[str, ...] = ()
-        self.recorded: dict[tuple[str, int, str], float] = {}  # sends recorded, not begun
         self.planned: st.State | None = None  # the state the loop last planned on
         self.troubles: dict[str, str] = {}
         self.notifier: Notifier | None = None
@@ -122,6 +121,17 @@ class Daemon:
             lambda kind, message, agent: self._journal(kind, message, agent=agent),
         )
         self.attention = Attention(self.tmux, self.agents, self._journal)
+        self.sender = Sender(
+            self,
+            self.courier,
+            self.outbox,
+            self.agents,
+            self.attention,
+            self.store,
+            self.settings,
+            self._journal,
+            self.clock,
+        )
         self.notifier = Notifier(self.settings.notify, self.settings.workdir, self.events.put)
         self.validator = Validator(
             self.settings.workdir, self.settings.state_dir / "logs", self.events.put
@@ -232,7 +242,7 @@ class Daemon:
         # line waits for the loop's settle timer.
         self._read_board(final=True, dispatch=False)
         self._poll_agents(dispatch=False)
-        self._recover_attempts()
+        self.sender.recover_attempts()
         for task_id, message in self.validator.end_leftovers():
             self._journal("validate", message, task=task_id)
         for task in self.state.tasks.values():
@@ -263,7 +273,7 @@ class Daemon:
                 # What the state database could not take at the last try comes again.
                 items, self.deferred = [*self.deferred, *items], []
             try:
-                self._delivered(self.outbox.advance())
+                self.sender.delivered(self.outbox.advance())
                 self._apply(items)
                 if tick:
                     self._check_state()
@@ -305,7 +315,7 @@ class Daemon:
         """A stopping daemon takes every delivery in flight to its Enter (a few seconds at
         most): none is left for the next start to recover."""
         with suppress(StateError):
-            self._delivered(self.outbox.advance(wait=True))
+            self.sender.delivered(self.outbox.advance(wait=True))
 
     def _apply(self, items: list[object]) -> None:
         """The events that came in. Those the state database could not take (a full disk)
@@ -497,73 +507,14 @@ class Daemon:
         # to the one started in its place.
         for agent in [a for a in self.outbox.flying if a not in seen.running]:
             error = TmuxError(f"{agent}'s program exited before its Enter")
-            self._delivered(self.outbox.drop(agent, error))
+            self.sender.delivered(self.outbox.drop(agent, error))
         # A screen in the middle of a delivery is the delivery's: no key goes in between.
         readings = {n: r for n, r in seen.readings.items() if n not in self.outbox.flying}
         self.attention.look(self.state, readings, self.clock())
         self.state = st.with_activity(self.state, seen.activity)
         self._handle(st.AgentsSeen(seen.present, seen.ready, seen.running), dispatch=dispatch)
 
-    # ------------------------------------------------------------------ delivery
-
-    def _text(self, task: st.TaskState, n: int, kind: str, agent: str) -> str:
-        if kind == FIELDS:
-            return render_followup(task.task, n, self.settings, tuple(task.missing_fields()))
-        return render(task.task, n, self.settings, agent, task.feedback)
-
-    def _send(self, sends: Sequence[st.Dispatch | st.FollowUp]) -> None:
-        """Begin recorded sends: their pastes now, all at once, their gaps and Enters as the
-        loop comes by (the outbox). A pane that cannot take its text puts the task back in
-        the queue (`_delivered`)."""
-        parcels = []
-        for action in sends:
-            agent, kind = action.agent, PROMPT if isinstance(action, st.Dispatch) else FIELDS
-            self._delivered(self.outbox.advance(wait=True, agent=agent))  # one text at a time
-            task = self.state.tasks[action.task_id]
-            text = self._text(task, action.attempt, kind, agent)
-            pane, profile = self.agents.panes[agent], self.agents.profile(agent)
-            created = self.recorded.pop((action.task_id, action.attempt, kind), None)
-            parcel = Parcel(action.task_id, action.attempt, kind, pane, text, profile, created)
-            parcels.append(parcel)
-        begun = self.courier.start_all(parcels)
-        for action, parcel, delivery in zip(sends, parcels, begun, strict=True):
-            self.outbox.begin(action.agent, delivery, len(parcel.text))
-
-    def _delivered(self, outcomes: list[Outcome]) -> None:
-        for out in outcomes:
-            d, agent = out.delivery, out.agent
-            if out.error is not None:
-                task = self.state.tasks.get(d.task)
-                if task is not None and task.status == st.DISPATCHED and task.attempts == d.n:
-                    self._requeue(d.task, agent, f"delivery failed: {out.error}")
-                else:  # cancelled or sent again meanwhile: nothing goes back to the queue
-                    self.courier.settle(d.task, d.n, d.kind)
-                    self._journal(
-                        "unconfirmed",
-                        f"{label(d.task, d.n, d.kind)}: delivery failed ({out.error}); the "
-                        f"task is {task.status if task else 'gone'} now: left as it is",
-                        task=d.task,
-                        agent=agent,
-                    )
-                continue
-            if not d.shown:
-                self._journal(
-                    "paste-unseen",
-                    f"{d.task} #{d.n}: the paste did not show on {agent}'s screen within "
-                    f"{LANDING_LIMIT:.0f}s; Enter went anyway",
-                    task=d.task,
-                    agent=agent,
-                )
-            if d.profile.reads_screen:
-                mark = marker(d.task, d.n, d.kind)
-                self.attention.expect(agent, Unconfirmed(d.task, d.n, d.kind, mark, self.clock()))
-            what = "prompt" if d.kind == PROMPT else "request for missing fields"
-            self._journal(
-                "sent",
-                f"{d.task} #{d.n}: {what} submitted to {agent} ({out.chars} chars)",
-                task=d.task,
-                agent=agent,
-            )
+    # ------------------------------------------------------------------ sends
 
     def _record(self, actions: Sequence[st.Action]) -> None:
         """Record and apply a decision's actions (inside the caller's transaction), each send
@@ -575,7 +526,7 @@ class Daemon:
                 self.store.record_attempt(
                     action.task_id, action.attempt, action.agent, SENDING, now, kind
                 )
-                self.recorded[(action.task_id, action.attempt, kind)] = now
+                self.sender.recorded[(action.task_id, action.attempt, kind)] = now
         self._perform(actions)
         for action in actions:
             if isinstance(action, st.Dispatch):
@@ -586,61 +537,17 @@ class Daemon:
                     agent=action.agent,
                 )
 
-    def _requeue(self, task_id: str, agent: str, reason: str) -> None:
-        """The text did not reach the agent: the task goes back, the agent must settle again."""
-        actions: list[st.Action] = [st.Requeue(task_id, reason)]
-        current = self.state.agent(agent)
-        if current is not None and current.ready:
-            actions.append(st.SetPresence(agent, current.present, False, current.running))
-        with self._atomic():
-            self._perform(actions)
-        self.agents.unsettle(agent)
-
-    def _recover_attempts(self) -> None:
-        """Resolve sends that a crash interrupted: never lost, never sent twice."""
-        for attempt in self.store.unfinished_attempts():
-            task = self.state.tasks.get(attempt.task)
-            name = label(attempt.task, attempt.n, attempt.kind)
-            if task is None or task.status != st.DISPATCHED or task.attempts != attempt.n:
-                self.courier.settle(attempt.task, attempt.n, attempt.kind)
-                state = task.status if task else "unknown"
-                self._journal(
-                    "recovered", f"{name}: no longer in flight ({state})", task=attempt.task
-                )
-                continue
-            # A restart finds agents running already: their program counts, not the settle.
-            pane = self.agents.panes.get(attempt.agent)
-            if pane is None or not self.agents.running_program(attempt.agent):
-                self.courier.settle(attempt.task, attempt.n, attempt.kind)
-                self._requeue(attempt.task, attempt.agent, "agent not ready after restart")
-                self._journal(
-                    "recovered", f"{name}: agent not ready, back in the queue", task=attempt.task
-                )
-                continue
-            self._recover(attempt, task, pane)
-
-    def _recover(self, attempt: Attempt, task: st.TaskState, pane: str) -> None:
-        text = self._text(task, attempt.n, attempt.kind, attempt.agent)
-        profile = self.agents.profile(attempt.agent)
-        try:
-            outcome = self.courier.recover(attempt, pane, text, profile)
-        except TmuxError as exc:
-            self._requeue(attempt.task, attempt.agent, f"recovery failed: {exc}")
-            return
-        self._journal(outcome.kind, outcome.message, task=attempt.task, agent=attempt.agent)
-        if outcome.requeue:
-            self._requeue(attempt.task, attempt.agent, outcome.message)
-        elif outcome.pressed and profile.reads_screen:  # its screen confirms it, as after a send
-            mark = marker(attempt.task, attempt.n, attempt.kind)
-            sent = Unconfirmed(attempt.task, attempt.n, attempt.kind, mark, self.clock())
-            self.attention.expect(attempt.agent, sent)
-
     # ------------------------------------------------------------------ validation
 
     def _start_validation(self, task: st.TaskState) -> None:
         self.validator.start(task.id, task.attempts, task.task.validate, task.task.timeout)
 
     # ------------------------------------------------------------------ actions
+
+    def perform(self, actions: Sequence[st.Action]) -> None:
+        """Record and apply actions in a transaction of their own (for the Sender)."""
+        with self._atomic():
+            self._perform(actions)
 
     @contextmanager
     def _atomic(self) -> Iterator[None]:
@@ -672,7 +579,7 @@ class Daemon:
         while sends:  # each agent once per batch: its texts go one after another
             agents = {a.agent: a for a in reversed(sends)}
             batch = [a for a in sends if agents[a.agent] is a]
-            self._send(batch)
+            self.sender.send(batch)
             sends = [a for a in sends if agents[a.agent] is not a]
 
     def _perform(self, actions: Iterable[st.Action]) -> None:
