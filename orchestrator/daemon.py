@@ -160,6 +160,7 @@ class Daemon:
             try:
                 self._check_state()  # a folder deleted in the last second: kept all the same
             finally:
+                self.tmux.close()
                 self.store.close()
                 self.lock.release()
 

@@ -110,6 +110,7 @@ class Delivery:
     landing: str | None = None  # while waiting for the paste to show: the screen last seen
     limit: float = 0.0  # when Enter goes even though the paste has not shown
     shown: bool = True  # the paste showed (or there was nothing to look at)
+    staged: bool = False  # its paste went, and its stage `pasted` is committed
     entered: bool = False  # Enter went out (its stage may still wait to be committed)
     call: Future[object] | None = None  # the tmux call under way: a paste, a look, Enter
     doing: str = ""  # which: PASTING, LOOKING or ENTERING
@@ -261,7 +262,6 @@ class Courier:
         """
         now = self.clock()
         out: list[bool | TmuxError] = [False] * len(deliveries)
-        pasted: list[Delivery] = []
         for i, d in enumerate(deliveries):
             if d.call is None or not d.call.done():
                 continue
@@ -270,14 +270,20 @@ class Courier:
                 out[i] = result
             elif doing == PASTING:
                 d.before = result if isinstance(result, str) else None
-                pasted.append(d)
             elif doing == LOOKING:
                 self._looked(d, str(result), now)
             else:  # once: a stage that could not be committed is committed again
                 d.entered = True
                 self.faults.reached("entered")
+        # Pasted, the stage not committed yet (or its commit failed): nothing goes on before.
+        pasted = [
+            d
+            for i, d in enumerate(deliveries)
+            if not d.staged and d.call is None and out[i] is False
+        ]
         self._commit(pasted, PASTED)
         for d in pasted:
+            d.staged = True
             if d.before is None:  # nothing to see: the gap, then Enter
                 d.next_at = now + d.profile.gap
             else:

@@ -122,6 +122,12 @@ class Tmux:
             self._pool = ThreadPoolExecutor(CLIENTS, thread_name_prefix="tmux")
         return self._pool.submit(guarded)
 
+    def close(self) -> None:
+        """End the threads of `submit`, once the calls under way have returned."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
     def _argv(self) -> list[str]:
         binary = self.server.tmux_bin or shutil.which("tmux")
         if binary is None:

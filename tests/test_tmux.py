@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from orchestrator.config import Agent
+from orchestrator.delivery import Courier, Faults, Parcel
 from orchestrator.demo import sim_command
-from orchestrator.errors import TmuxError
+from orchestrator.errors import StateError, TmuxError
+from orchestrator.screen import profile_for
 from orchestrator.tmux import Tmux, exit_status_of, normalize, server_for
 
 from .conftest import wait_until
@@ -22,6 +28,7 @@ def tmux(socket_name: str, tmp_path: Path) -> Iterator[Tmux]:
     t = Tmux(server_for(socket_name))
     t.ensure_session("t", tmp_path)
     yield t
+    t.close()
     t.kill_server()
 
 
@@ -216,3 +223,45 @@ def test_the_exit_status_of_a_zombie_tmux_has_not_collected() -> None:
         assert (exited.wait(), killed.wait()) == (41, -9)
     assert exit_status_of(exited.pid, ours) == ""  # reaped: nothing left to read
     assert exit_status_of(os.getpid(), ours) == ""  # living
+
+
+class FlakyStore:
+    """A store whose transactions fail while `full` (a full disk), recording the stages it
+    committed: what the Courier needs of the store, and no more."""
+
+    def __init__(self) -> None:
+        self.full = False
+        self.stages: list[str] = []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.full:
+            raise StateError("state database: database or disk is full")
+        yield
+
+    def set_stage(self, task: str, n: int, stage: str, now: float, kind: str) -> None:
+        self.stages.append(stage)
+
+
+def test_no_enter_goes_before_the_pastes_stage_is_committed(tmux: Tmux, tmp_path: Path) -> None:
+    """A paste whose `pasted` stage cannot be committed (a full disk) waits: were its Enter to
+    go first, a crash then would leave `sending` and no tmux tag, which recovery reads as a
+    paste that never happened, and the text would be sent twice."""
+    pane, log = start_sim(tmux, tmp_path)
+    store = FlakyStore()
+    courier = Courier(tmux, store, time.time, time.sleep, Faults(""))  # type: ignore[arg-type]
+    generic = Agent(name="sim", window="sim", command=None, profile="generic")
+    profile = replace(profile_for(generic), gap=0.05)
+    store.full = True
+    (delivery,) = courier.start_all([Parcel("T", 1, "prompt", pane, "the text", profile, 1.0)])
+    wait_until(lambda: delivery.call is not None and delivery.call.done(), 20, "the paste")
+    for _ in range(3):
+        with pytest.raises(StateError):
+            courier.step_all([delivery])
+        time.sleep(0.1)  # past the gap: Enter would be due
+    assert tmux.pending_paste(pane)[0] == "T/1/prompt/1.0", "no Enter went"
+    assert received(log) == [] and store.stages == []
+    store.full = False
+    assert courier.finish(delivery) is True
+    assert store.stages == ["pasted", "sent"]
+    wait_until(lambda: received(log) == ["the text"], 20, "the text, once")
