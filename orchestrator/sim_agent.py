@@ -12,6 +12,7 @@ prompt is logged (JSON lines) so that tests can check what arrived, byte for byt
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -96,7 +97,18 @@ def report_for(prompt: str, options: SimOptions, attempt_failures: dict[str, int
 
 
 def write_report(board: Path, block: str, how: str) -> None:
-    data = block.encode("utf-8")
+    """Append the block to the board, as `how` says. Simulated agents take turns through a
+    lock file beside the board: two of them writing at once, one by rename, would otherwise
+    lose the other's block (as two real agents can; one simulated crew should not)."""
+    lock = os.open(board.with_name(f".{board.name}.sim-lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _write_report(board, block.encode("utf-8"), how)
+    finally:
+        os.close(lock)
+
+
+def _write_report(board: Path, data: bytes, how: str) -> None:
     if how == "rename":
         old = board.read_bytes() if board.exists() else b""
         sep = b"" if not old or old.endswith(b"\n") else b"\n"
