@@ -13,6 +13,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 # Events that say nothing changed (our own reads produce them).
 _QUIET = {"opened", "closed_no_write"}
@@ -63,16 +64,32 @@ class Watcher:
     def __init__(
         self, board: Path, queues: Path, control: Path, post: Callable[[object], None]
     ) -> None:
-        self._observer = Observer()
-        handler = _Handler(board.absolute(), queues.absolute(), control.absolute(), post)
-        folders = {board.absolute().parent, queues.absolute(), control.absolute().parent}
-        for folder in folders:
-            if folder.is_dir():
-                self._observer.schedule(handler, str(folder), recursive=False)
+        self._handler = _Handler(board.absolute(), queues.absolute(), control.absolute(), post)
+        self._folders = {board.absolute().parent, queues.absolute(), control.absolute().parent}
+        self._observer: BaseObserver | None = None
 
     def start(self) -> None:
-        self._observer.start()
+        """Watch the folders that exist now: one missing (the state folder deleted under a
+        starting daemon) is watched once it is back, when the daemon that restores it makes a
+        new Watcher. The observer is made here, at once before its start, so that a folder
+        going in between is all but impossible: watchdog would then fail, and leave a thread
+        of its own behind (the watch is then made again, without that folder)."""
+        for _ in range(3):
+            observer = Observer()
+            for folder in self._folders:
+                if folder.is_dir():
+                    observer.schedule(self._handler, str(folder), recursive=False)
+            try:
+                observer.start()
+            except OSError:
+                observer.unschedule_all()
+                continue
+            self._observer = observer
+            return
+        raise OSError(f"cannot watch {', '.join(map(str, sorted(self._folders)))}")
 
     def stop(self) -> None:
-        self._observer.stop()
-        self._observer.join(timeout=5)
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None

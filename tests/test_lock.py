@@ -309,3 +309,28 @@ def test_another_state_put_in_place_is_left_alone_and_ours_is_kept(tmp_path: Pat
                 reader.close()
     finally:
         store.close()
+
+
+def test_a_state_folder_gone_before_the_watch_starts_is_left_out(tmp_path: Path) -> None:
+    """The folder deleted between the watch's schedule and its start (what a daemon met
+    when `.orchestrate/` was removed as it started): the watch starts without it, the board
+    is still watched, and nothing is left running once it stops."""
+    from orchestrator.watcher import BoardChanged, Watcher
+
+    (tmp_path / "queues").mkdir()
+    (tmp_path / ".orchestrate").mkdir()
+    board = tmp_path / "CLAUDE.md"
+    board.write_text("# Board\n")
+    seen: list[object] = []
+    watcher = Watcher(
+        board, tmp_path / "queues", tmp_path / ".orchestrate" / "control", seen.append
+    )
+    shutil.rmtree(tmp_path / ".orchestrate")
+    watcher.start()
+    try:
+        with board.open("a") as handle:
+            handle.write("### TODO-X: COMPLETED\n")
+        wait_until(lambda: any(isinstance(e, BoardChanged) for e in seen), 20, "a board event")
+    finally:
+        watcher.stop()
+    Watcher(board, tmp_path / "queues", tmp_path / "nowhere" / "control", seen.append).stop()
