@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from .taskstate import DISPATCHED, DONE, QUEUED, SETTLED, TaskState
+from .taskstate import DISPATCHED, DONE, QUEUED, SETTLED, TaskState, as_dict
 
 Lane = tuple[bool, str, int | None]  # (pinned?, the agent name or `any`, the phase)
 Entry = tuple[bool, bool, int, int, str]  # best_first's key, then the id
@@ -82,7 +82,7 @@ class TaskIndex:
             new_after = new.task.after if new else ()
             if old_after != new_after:
                 if dependents is None:
-                    dependents = _copy(self.dependents)
+                    dependents = as_dict(self.dependents)
                 for dep in set(old_after) - set(new_after):
                     dependents[dep] = dependents[dep] - {task_id}
                     if not dependents[dep]:
@@ -146,10 +146,6 @@ class TaskIndex:
 
     def count(self, statuses: Iterable[str]) -> int:
         return sum(self.statuses.get(status, 0) for status in statuses)
-
-
-def _copy(mapping: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-    return mapping.copy() if isinstance(mapping, MappingProxyType) else dict(mapping)
 
 
 def _moved(lane: tuple[Entry, ...], removed: list[Entry], added: list[Entry]) -> tuple[Entry, ...]:
