@@ -590,6 +590,12 @@ def sim_agent(
             "('[Pasted text #N +M lines]', as Claude Code) or none."
         ),
     ] = "full",
+    load: Annotated[
+        float,
+        typer.Option(
+            help="Seconds it loads before it draws anything; what is typed meanwhile is lost."
+        ),
+    ] = 0.0,
 ) -> None:
     """A simulated coding agent for tmux (used by `demo` and the tests)."""
     from .sim_agent import ECHOES, SimAgent, SimOptions
@@ -615,6 +621,7 @@ def sim_agent(
         limit_notice=limit_notice,
         log=log.resolve() if log else None,
         echo=echo,
+        load=load,
     )
     raise typer.Exit(SimAgent(options).run())
 

@@ -1,7 +1,8 @@
 """The agents' windows: found or created, repaired when they vanish, watched for life.
 
 An agent is *present* while its pane lives, and *ready* once the pane runs a program (not a
-shell) that has been up for `settle` seconds and has ended its turn (screen.turn_over: agents
+shell) that has been up for `settle` seconds, has drawn something (a blank pane is a program
+still loading, which would lose what is typed) and has ended its turn (screen.turn_over: agents
 go on writing after they report); only a ready agent is given a prompt.
 """
 
@@ -17,6 +18,7 @@ from .screen import (
     BUSY,
     IDLE,
     RATE_LIMITED,
+    STARTING,
     Profile,
     Reading,
     classify,
@@ -68,6 +70,7 @@ class AgentPanes:
         self.details: dict[str, str] = {}  # agent -> why it cannot take a prompt, for people
         self.programs: set[str] = set()  # agents whose pane runs a program (not a shell)
         self.program_since: dict[str, float] = {}  # generic profiles: since when
+        self.drawn: set[str] = set()  # generic profiles: their program has drawn something
         self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
         self.screens: dict[str, tuple[str, float]] = {}  # read profiles: (screen, shown since)
         self.profiles: dict[str, Profile] = {}
@@ -150,7 +153,8 @@ class AgentPanes:
             profile = self.profile(name)
             if not profile.reads_screen:
                 since = self.program_since.setdefault(name, now)
-                if now - since < profile.settle:
+                if now - since < profile.settle or not self._drawn(name):
+                    self.details[name] = STARTING
                     continue
                 if output_still(info.activity, now) >= profile.quiet:
                     ready.add(name)
@@ -176,6 +180,15 @@ class AgentPanes:
             self.shown[name] = "" if name in ready else self.details[name]
         running = frozenset(n for n in names if n in self.programs and n not in lost)
         return Seen(frozenset(present), frozenset(ready), activity, readings, running)
+
+    def _drawn(self, name: str) -> bool:
+        """Has the agent's program drawn anything yet? A program still loading shows a blank
+        pane, and what is typed then goes to the terminal, not to it: a program that sets raw
+        mode by flushing (as Python's tty.setraw does) drops it unseen. The screen is read
+        until it shows something, then not again while the program lives."""
+        if name not in self.drawn and self.tmux.capture(self.panes[name], history=0).strip():
+            self.drawn.add(name)
+        return name in self.drawn
 
     def _ready(self, name: str, screen: str, reading: Reading, activity: float, now: float) -> bool:
         """May the agent whose screen reads so be given a prompt? If not, `details` says why."""
@@ -240,6 +253,7 @@ class AgentPanes:
         """Its program is gone (or must prove itself again): forget what it showed."""
         self.programs.discard(name)
         self.program_since.pop(name, None)
+        self.drawn.discard(name)
         self.first_idle.pop(name, None)
         self.screens.pop(name, None)
 

@@ -61,6 +61,8 @@ class SimOptions:
     limit_notice: str = LIMIT_NOTICE
     log: Path | None = None
     echo: str = "full"  # what the input line shows of a paste: one of ECHOES
+    load: float = 0.0  # seconds it loads, drawing nothing, before it takes the terminal (and
+    # drops what was typed meanwhile: tty.setraw flushes, as a CLI that starts slowly may)
 
 
 def report_for(prompt: str, options: SimOptions, attempt_failures: dict[str, int]) -> str | None:
@@ -360,6 +362,7 @@ class SimAgent:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         signal.signal(signal.SIGHUP, lambda *_: sys.exit(0))
         try:
+            time.sleep(self.o.load)
             if saved is not None:
                 tty.setraw(fd)
             self.out("\x1b[?2004h")  # bracketed paste on

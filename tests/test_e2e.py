@@ -266,6 +266,23 @@ def test_a_shell_window_gets_no_prompt(workspace: Workspace) -> None:
         assert "dispatch" not in ws.cli("logs").stdout
 
 
+def test_a_generic_agent_gets_no_prompt_while_its_program_draws_nothing(
+    workspace: Workspace,
+) -> None:
+    """A program that takes 3 s to load, showing a blank pane and dropping what is typed
+    meanwhile (as tty.setraw does), under the generic profile (it reads no screen): its
+    first prompt waits until it has drawn something, and arrives once. Typed at its
+    `settle` second, the prompt was lost and the task waited for a report forever."""
+    ws = workspace
+    ws.sim_agents(
+        ["slow"], delay=0.2, echo="none", profile="generic", extra={"slow": ["--load", "3"]}
+    )
+    ws.write_queue("q.yaml", simple_tasks("G", ["slow"], 2))
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert_each_delivered_once(ws, ["G-000", "G-001"])
+
+
 def test_failed_report_ends_the_run_with_exit_1(workspace: Workspace) -> None:
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--fail", "F-001"]})
