@@ -22,7 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__, config, launch, queueset
 from .errors import ConfigError, OrchestrateError
 from .lock import UNKNOWN, holder
-from .rows import json_text, status_json
+from .rows import journal_line, json_text, status_json
 from .snapshot import read_snapshot
 
 
@@ -345,7 +345,6 @@ def logs(
     """The event journal."""
     from .config import refuse_link
     from .store import Store
-    from .text import printable, printable_data
 
     root = _root(ctx)
     db = refuse_link(root / ".orchestrate") / "state.db"
@@ -359,21 +358,7 @@ def logs(
         while True:
             for e in events:
                 after = e.seq
-                if as_json:
-                    record = {
-                        "seq": e.seq,
-                        "ts": e.ts,
-                        "kind": e.kind,
-                        "task": e.task,
-                        "agent": e.agent,
-                        "message": e.message,
-                        "data": e.data,
-                    }
-                    # rows an older orchestrate wrote hold board text as it came: cleaned here
-                    typer.echo(json.dumps(printable_data(record), ensure_ascii=False))
-                else:
-                    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.ts))
-                    typer.echo(f"{stamp} {e.kind:<14} {printable(e.message)}")
+                typer.echo(journal_line(e, as_json))
             if not follow:
                 return
             time.sleep(0.3)
@@ -547,83 +532,16 @@ def demo(
     raise typer.Exit(run_demo(delay=delay, keep=keep, plain=plain or not sys.stdout.isatty()))
 
 
-@app.command("sim-agent", cls=_Command)
-def sim_agent(
-    name: Annotated[str, typer.Option(help="The agent's name, written in its reports.")],
-    board: Annotated[Path, typer.Option(help="The board file to append reports to.")],
-    delay: Annotated[float, typer.Option(help="Seconds of simulated work per prompt.")] = 1.0,
-    write: Annotated[
-        str, typer.Option(help="How to write the board: append, split (two writes) or rename.")
-    ] = "append",
-    fail: Annotated[list[str], typer.Option(help="Report FAILED for this task id.")] = [],  # noqa: B006
-    fail_once: Annotated[
-        list[str], typer.Option(help="Report FAILED on the first attempt only.")
-    ] = [],  # noqa: B006
-    block: Annotated[list[str], typer.Option(help="Report BLOCKED for this task id.")] = [],  # noqa: B006
-    silent: Annotated[list[str], typer.Option(help="Never report this task id.")] = [],  # noqa: B006
-    omit: Annotated[
-        list[str], typer.Option(help="Leave this field out of first reports (not follow-ups).")
-    ] = [],  # noqa: B006
-    ask: Annotated[
-        list[str], typer.Option(help="Show a permission dialog before working on this task id.")
-    ] = [],  # noqa: B006
-    swallow: Annotated[
-        int, typer.Option(help="Ignore this many Enters after each paste (a paste-burst guard).")
-    ] = 0,
-    slow_paste: Annotated[
-        float,
-        typer.Option(
-            help="Seconds before a paste shows; an Enter sooner submits a placeholder instead."
-        ),
-    ] = 0.0,
-    limit: Annotated[
-        list[str], typer.Option(help="Show a usage-limit notice when starting this task id.")
-    ] = [],  # noqa: B006
-    limit_notice: Annotated[
-        str, typer.Option(help="The usage-limit notice's words.")
-    ] = "usage limit reached · resets in 5s",
-    log: Annotated[Path | None, typer.Option(help="Append what it receives (JSON lines).")] = None,
-    echo: Annotated[
-        str,
-        typer.Option(
-            help="What the input line shows of a paste: full (its first line), placeholder "
-            "('[Pasted text #N +M lines]', as Claude Code) or none."
-        ),
-    ] = "full",
-    load: Annotated[
-        float,
-        typer.Option(
-            help="Seconds it loads before it draws anything; what is typed meanwhile is lost."
-        ),
-    ] = 0.0,
-) -> None:
-    """A simulated coding agent for tmux (used by `demo` and the tests)."""
-    from .sim_agent import ECHOES, SimAgent, SimOptions
+@app.command(
+    "sim-agent",
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+def sim_agent(ctx: typer.Context) -> None:
+    """A simulated coding agent for tmux (used by `demo` and the tests; see its --help)."""
+    from .sim.command import main as sim_main
 
-    if write not in ("append", "split", "rename"):
-        raise typer.BadParameter("use append, split or rename", param_hint="--write")
-    if echo not in ECHOES:
-        raise typer.BadParameter("use " + ", ".join(ECHOES), param_hint="--echo")
-    options = SimOptions(
-        name=name,
-        board=board.resolve(),
-        delay=delay,
-        write=write,
-        fail=set(fail),
-        fail_once=set(fail_once),
-        block=set(block),
-        silent=set(silent),
-        omit=set(omit),
-        ask=set(ask),
-        swallow=swallow,
-        slow_paste=slow_paste,
-        limit=set(limit),
-        limit_notice=limit_notice,
-        log=log.resolve() if log else None,
-        echo=echo,
-        load=load,
-    )
-    raise typer.Exit(SimAgent(options).run())
+    raise typer.Exit(sim_main(list(ctx.args)))
 
 
 def main() -> None:

@@ -8,11 +8,15 @@ loads in milliseconds (quick.py).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core.taskstate import ACTIVE
-from .text import duration, printable_data
+from .text import duration, printable, printable_data
+
+if TYPE_CHECKING:
+    from .store import Event
 
 STATUS_ICONS = {
     "queued": "⏳",
@@ -190,3 +194,21 @@ def _task_row(row: dict[str, Any]) -> TaskRow:
 
 
 TASK_FIELDS = frozenset(TaskRow.__dataclass_fields__)
+
+
+def journal_line(e: Event, as_json: bool = False) -> str:
+    """One event of the journal as `logs` prints it: a line for people, or a JSON object.
+    Rows an older orchestrate wrote hold board text as it came: cleaned here."""
+    if as_json:
+        record = {
+            "seq": e.seq,
+            "ts": e.ts,
+            "kind": e.kind,
+            "task": e.task,
+            "agent": e.agent,
+            "message": e.message,
+            "data": e.data,
+        }
+        return json.dumps(printable_data(record), ensure_ascii=False)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.ts))
+    return f"{stamp} {e.kind:<14} {printable(e.message)}"

@@ -1,12 +1,13 @@
 """The layout's rules, read from the code's own imports: the core is pure (the standard library,
 itself and the two pure helpers), each third-party library is imported in one module, and the
-quick `status` path loads no heavy library."""
+quick `status` path and the simulated agent load no heavy library."""
 
 from __future__ import annotations
 
 import ast
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "orchestrator"
@@ -25,7 +26,7 @@ def imports(path: Path, top_only: bool = False) -> set[str]:
     here = module_name(path).split(".")
     package = here if path.name == "__init__.py" else here[:-1]
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    nodes = tree.body if top_only else ast.walk(tree)
+    nodes = list(_run_at_import(tree)) if top_only else ast.walk(tree)
     found: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.Import):
@@ -38,6 +39,19 @@ def imports(path: Path, top_only: bool = False) -> set[str]:
             else:
                 found.add(stem)
     return found
+
+
+def _run_at_import(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes that importing the module runs: not function bodies, nor what is under
+    `if TYPE_CHECKING:`."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(child, ast.If) and ast.unparse(child.test) == "TYPE_CHECKING":
+            yield from (n for c in child.orelse for n in [c, *_run_at_import(c)])
+            continue
+        yield child
+        yield from _run_at_import(child)
 
 
 def files() -> list[Path]:
@@ -69,11 +83,12 @@ def test_each_third_party_library_is_imported_in_one_module() -> None:
     assert {lib: len(mods) for lib, mods in users.items()} == dict.fromkeys(THIRD_PARTY, 1), users
 
 
-def test_the_quick_status_path_reaches_no_heavy_library() -> None:
-    """What entry.py imports at its top, transitively: the full CLI and the dashboard are
-    imported inside functions, when the quick path cannot answer or must draw."""
+def reached(start: str) -> set[str]:
+    """The package's modules that importing `start` runs, transitively (top-level imports:
+    what a module imports inside a function is loaded only when that runs); fails if one
+    of them imports a third-party library."""
     seen: set[str] = set()
-    todo = ["orchestrator.entry"]
+    todo = [start]
     while todo:
         name = todo.pop()
         path = PACKAGE.parent / (name.replace(".", "/") + ".py")
@@ -82,6 +97,19 @@ def test_the_quick_status_path_reaches_no_heavy_library() -> None:
         seen.add(name)
         found = imports(path, top_only=True)
         heavy = {n for n in found if n.split(".")[0] in THIRD_PARTY}
-        assert not heavy, f"{name} imports {heavy} on the quick path"
+        assert not heavy, f"{name} imports {heavy}, reached from {start}"
         todo += [n for n in found if n.startswith("orchestrator")]
+    return seen
+
+
+def test_the_quick_status_path_reaches_no_heavy_library() -> None:
+    """The full CLI and the dashboard are imported inside functions, when the quick path
+    cannot answer or must draw."""
+    seen = reached("orchestrator.entry")
     assert "orchestrator.quick" in seen and "orchestrator.cli" not in seen
+
+
+def test_the_simulated_agent_starts_with_the_standard_library_alone() -> None:
+    """It starts several times in every test and demo: neither the settings nor the CLI."""
+    seen = reached("orchestrator.sim.command")
+    assert "orchestrator.sim.agent" in seen and "orchestrator.config" not in seen

@@ -11,7 +11,7 @@ import pytest
 from orchestrator.board import parse_blocks
 from orchestrator.config import load_settings
 from orchestrator.prompt import render
-from orchestrator.sim_agent import (
+from orchestrator.sim.agent import (
     PASTE_END,
     PASTE_START,
     SimAgent,

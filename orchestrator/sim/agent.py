@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .prompt import MARKER
+from ..prompt import MARKER
 
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
