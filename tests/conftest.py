@@ -24,6 +24,9 @@ import pytest
 import yaml
 
 from orchestrator.demo import sim_command as demo_sim
+from orchestrator.rows import journal_line, json_text, status_json
+from orchestrator.snapshot import read_snapshot
+from orchestrator.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -205,10 +208,31 @@ class Workspace:
             daemon.wait(timeout=20)
 
     def status(self) -> dict[str, Any]:
-        result = self.cli("status", "--json")
-        assert result.returncode == 0, result.stderr
-        data: dict[str, Any] = json.loads(result.stdout)
+        """What `status --json` prints, read from the store in this process (the tests that
+        are about the command itself run it: test_quick, test_newcomer, test_hostile)."""
+        data: dict[str, Any] = json.loads(
+            json_text(status_json(read_snapshot(self.root, time.time())))
+        )
         return data
+
+    def journal(
+        self,
+        last: int = 200,
+        as_json: bool = False,
+        task: str | None = None,
+        agent: str | None = None,
+    ) -> str:
+        """What `logs` prints with these options, read from the store in this process ('' if
+        there is no journal yet); test_hostile runs the command itself."""
+        db = self.root / ".orchestrate" / "state.db"
+        if not db.exists():
+            return ""
+        store = Store(db, readonly=True)
+        try:
+            events = store.events(task=task, limit=last, agent=agent)
+        finally:
+            store.close()
+        return "".join(journal_line(e, as_json) + "\n" for e in events)
 
     def statuses(self) -> dict[str, str]:
         return {t["id"]: t["status"] for t in self.status()["tasks"]}

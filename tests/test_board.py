@@ -739,7 +739,7 @@ def test_rename_replace_and_restarts_never_repeat_or_lose_blocks(
 
 
 def journal(ws: Workspace) -> list[dict[str, Any]]:
-    out = ws.cli("logs", "--json", "-n", "100000").stdout
+    out = ws.journal(100000, as_json=True)
     return [json.loads(line) for line in out.splitlines()]
 
 

@@ -51,7 +51,7 @@ def test_commands_reach_a_running_daemon(workspace: Workspace) -> None:
         resumed = ws.cli("resume", "b")
         assert resumed.returncode == 0 and resumed.stdout.startswith("b: resumed")
         wait_until(lambda: ws.statuses().get("B2") == "done", 60, "b's queue after resume")
-    log = ws.cli("logs").stdout
+    log = ws.journal()
     assert "dispatch A3: A3: goes next" in log and "b: paused by the operator" in log
 
 
@@ -99,7 +99,7 @@ def test_commands_wait_for_a_stopped_daemon(workspace: Workspace) -> None:
     assert ws.cli("resume", "b").returncode == 0
     third = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
     assert third.returncode == 1 and ws.statuses()["B2"] == "done"  # F is still failed
-    log = ws.cli("logs").stdout
+    log = ws.journal()
     for line in ("pause b: b: paused", "cancel T4: T4: cancelled (was queued)",
                  "dispatch T5: T5: ", "retry F: F: back in the queue (was failed)",
                  "resume b: b: resumed"):  # fmt: skip

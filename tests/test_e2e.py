@@ -144,8 +144,8 @@ def test_queue_edits_while_running_add_tasks_and_broken_files_keep_the_last_good
         wait_until(lambda: ws.statuses().get("NEW-001") == "done", 60, "new tasks to run")
         # break the first file: reported with FILE:LINE, nothing dropped, daemon alive
         queue.write_text(queue.read_text() + "  - id: BROKEN\n    prompt: [unclosed\n")
-        wait_until(lambda: "queue-error" in ws.cli("logs").stdout, 30, "the error to be logged")
-        logs = ws.cli("logs").stdout
+        wait_until(lambda: "queue-error" in ws.journal(), 30, "the error to be logged")
+        logs = ws.journal()
         assert f"{queue}:" in logs and "YAML syntax" in logs and "last good version kept" in logs
         assert daemon.poll() is None
         # the other file still takes new tasks; then the broken one is fixed with a new task
@@ -153,7 +153,7 @@ def test_queue_edits_while_running_add_tasks_and_broken_files_keep_the_last_good
         wait_until(lambda: ws.statuses().get("NEW-002") == "done", 60, "NEW-002 after the error")
         ws.write_queue("q.yaml", simple_tasks("T", ["a", "b"], 3))
         wait_until(lambda: ws.statuses().get("T-002") == "done", 60, "T-002 after the fix")
-        assert "queue files are valid again" in ws.cli("logs").stdout
+        assert "queue files are valid again" in ws.journal()
         assert_each_delivered_once(ws, ["T-000", "T-001", "T-002", "NEW-000", "NEW-001", "NEW-002"])
 
 
@@ -211,16 +211,16 @@ def test_unreadable_board_is_reported_once_and_the_daemon_carries_on(workspace: 
         saved = ws.board.read_bytes()
         ws.board.unlink()
         ws.board.mkdir()  # reading it now fails (EISDIR), even as root
-        wait_until(lambda: "board-error" in ws.cli("logs").stdout, 30, "the board error")
+        wait_until(lambda: "board-error" in ws.journal(), 30, "the board error")
         # Several 1-second ticks later (each re-reads the board) it is still reported once.
         time.sleep(2.5)  # the claim is about repetition over time, so time must pass
-        assert ws.cli("logs").stdout.count("board-error") == 1
+        assert ws.journal().count("board-error") == 1
         assert daemon.poll() is None
         ws.board.rmdir()
         ws.board.write_bytes(saved)
         ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
         wait_until(lambda: ws.statuses().get("T-001") == "done", 60, "T-001 after the repair")
-        assert "board: working again" in ws.cli("logs").stdout
+        assert "board: working again" in ws.journal()
 
 
 def test_an_agent_started_by_hand_in_an_existing_window_is_used_as_it_is(
@@ -251,7 +251,7 @@ def test_an_agent_started_by_hand_in_an_existing_window_is_used_as_it_is(
         check=True,
     ).stdout.split()
     assert "3:handmade" in windows and len(windows) == 2  # window 0 and the agent's: no new one
-    assert "window-created" not in ws.cli("logs").stdout
+    assert "window-created" not in ws.journal()
 
 
 def test_a_shell_window_gets_no_prompt(workspace: Workspace) -> None:
@@ -260,10 +260,10 @@ def test_a_shell_window_gets_no_prompt(workspace: Workspace) -> None:
     ws.write_config({"idle": {"window": "idle"}})  # created with a shell: no command
     ws.write_queue("q.yaml", simple_tasks("S", ["idle"], 1))
     with ws.running():
-        wait_until(lambda: "created window idle" in ws.cli("logs").stdout, 30)
+        wait_until(lambda: "created window idle" in ws.journal(), 30)
         wait_until(lambda: ws.status()["agents"][0]["state"] == "shell", 30, "state shell")
         assert ws.statuses() == {"S-000": "queued"}
-        assert "dispatch" not in ws.cli("logs").stdout
+        assert "dispatch" not in ws.journal()
 
 
 def test_a_generic_agent_gets_no_prompt_while_its_program_draws_nothing(
@@ -290,4 +290,4 @@ def test_failed_report_ends_the_run_with_exit_1(workspace: Workspace) -> None:
     result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
     assert result.returncode == 1
     assert ws.statuses() == {"F-000": "done", "F-001": "failed", "F-002": "done"}
-    assert "no task can make progress" in result.stdout or "stuck" in ws.cli("logs").stdout
+    assert "no task can make progress" in result.stdout or "stuck" in ws.journal()

@@ -121,7 +121,7 @@ def test_a_hold_ends_at_its_time_and_old_notices_are_then_ignored() -> None:
 
 
 def events(ws: Workspace) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in ws.cli("logs", "--json").stdout.splitlines()]
+    return [json.loads(line) for line in ws.journal(as_json=True).splitlines()]
 
 
 def first(records: list[dict[str, Any]], kind: str, text: str = "") -> float:

@@ -88,7 +88,7 @@ def test_a_vanished_state_folder_lets_no_second_daemon_in_and_the_run_goes_on(
         assert daemon.poll() is None
     assert daemon.returncode == 0, ws.daemon_log()[-3000:]
     assert delivered_once(ws, ids), ws.markers()
-    logs = ws.cli("logs", "-n", "100000").stdout
+    logs = ws.journal(100000)
     assert "state-restored" in logs
     # Nothing recorded before the deletion was lost: the first dispatches are in the journal.
     assert "T-000 -> a (attempt 1)" in logs and "daemon started" in logs

@@ -76,7 +76,7 @@ def test_a_running_daemon_notifies_done_all_done_and_an_idle_agent_gone(
     gone = next(e for e in events() if e["event"] == "gone")
     assert gone["agent"] == "b" and gone["task"] is None
     # the hanging notifier (10 s timeout each) never held a dispatch back
-    journal = [json.loads(line) for line in ws.cli("logs", "--json").stdout.splitlines()]
+    journal = [json.loads(line) for line in ws.journal(as_json=True).splitlines()]
     first_done = next(r["ts"] for r in journal if r["kind"] == "done")
     second_sent = next(r["ts"] for r in journal if r["kind"] == "dispatch" and r["task"] == "N-001")
     assert second_sent - first_done < 10

@@ -93,7 +93,7 @@ def test_logs_by_agent(workspace: Workspace) -> None:
     ws.sim_agents(["a", "b"])
     ws.write_queue("q.yaml", simple_tasks("T", ["a", "b"], 2))
     assert ws.cli("start", "--plain", "--exit-when-done", timeout=60).returncode == 0
-    log = ws.cli("logs", "--agent", "b").stdout
+    log = ws.journal(agent="b")
     assert "T-001 -> b (attempt 1)" in log and "T-001 #1: done" in log
     assert "T-000" not in log
 

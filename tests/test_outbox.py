@@ -44,13 +44,13 @@ def test_a_command_is_answered_during_a_delivery_and_a_cancelled_task_stays_canc
     (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
     ws.write_queue("q.yaml", [{"id": "T", "agent": "a", "prompt": "go"}])
     with ws.running():
-        wait_until(lambda: "T -> a" in ws.cli("logs").stdout, 30, "T dispatched")
+        wait_until(lambda: "T -> a" in ws.journal(), 30, "T dispatched")
         answer = ws.cli("cancel", "T")
         assert answer.returncode == 0 and "cancelled" in answer.stdout, answer.stderr
         assert ws.received() == []  # answered while the paste waited for its Enter
         ws.kill_agent("a")
-        wait_until(lambda: "delivery failed" in ws.cli("logs").stdout, 30, "the failure")
+        wait_until(lambda: "delivery failed" in ws.journal(), 30, "the failure")
         assert ws.statuses() == {"T": "cancelled"}
-    journal = ws.cli("logs").stdout
+    journal = ws.journal()
     assert "the task is cancelled now: left as it is" in journal
     assert "requeued" not in journal

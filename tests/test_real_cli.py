@@ -324,7 +324,7 @@ def test_a_permission_dialog_is_detected_and_left_alone(
     ws.write_queue("q.yaml", [{"id": "PD-1", "agent": "agent", "prompt": "Append the report."}])
     with ws.running():
         wait_until(
-            lambda: "agent waits for a person" in ws.cli("logs").stdout,
+            lambda: "agent waits for a person" in ws.journal(),
             120,
             "the permission dialog",
         )
@@ -346,7 +346,7 @@ def test_on_permission_approve_answers_the_real_dialog(
     assert result.returncode == 0, result.stdout[-3000:]
     assert ws.statuses() == {"PA-1": "done"}
     assert prompts(offline) == Counter({"[orchestrate PA-1 #1]": 1})
-    assert "(on_permission: approve)" in ws.cli("logs").stdout
+    assert "(on_permission: approve)" in ws.journal()
 
 
 def test_a_killed_cli_is_gone_and_restarted_with_its_task(
@@ -365,7 +365,7 @@ def test_a_killed_cli_is_gone_and_restarted_with_its_task(
         ws.kill_agent("3")
         wait_until(lambda: ws.statuses() == {"KR-1": "done"}, 180, "KR-1 done after a restart")
     assert prompts(offline) == Counter({"[orchestrate KR-1 #1]": 1, "[orchestrate KR-1 #2]": 1})
-    log = ws.cli("logs").stdout
+    log = ws.journal()
     assert "agent is gone (its program exited)" in log and "(restart 1;" in log
 
 

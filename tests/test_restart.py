@@ -56,7 +56,7 @@ def finish(ws: Workspace, ids: list[str], within: float = 170) -> None:
     try:
         result = ws.cli("start", "--plain", "--exit-when-done", timeout=within)
     except subprocess.TimeoutExpired:
-        journal = ws.cli("logs").stdout
+        journal = ws.journal()
         raise AssertionError(f"not done within {within:.0f} s: {journal[-3000:]}") from None
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert ws.statuses() == dict.fromkeys(ids, "done")
@@ -104,7 +104,7 @@ def test_kill_9_at_each_step_of_a_dispatch(workspace: Workspace, point: str, kin
     daemon = ws.start(env={"ORCHESTRATE_FAULT": f"{point}:2"})
     assert daemon.wait(timeout=120) == -signal.SIGKILL, ws.daemon_log()[-3000:]
     finish(ws, ids)
-    assert RECOVERY[point][kind] in ws.cli("logs").stdout
+    assert RECOVERY[point][kind] in ws.journal()
 
 
 def chain(prefix: str, agent: str, count: int) -> list[dict[str, object]]:
@@ -132,7 +132,7 @@ def test_a_crash_between_paste_and_enter_on_a_placeholder_agent_loses_nothing(
     if record == "lost":
         forget_pastes(ws)
     finish(ws, [str(t["id"]) for t in tasks], within=60)  # a lost prompt stops the chain
-    assert "P-001 #1: was still in a's input box (" in ws.cli("logs").stdout
+    assert "P-001 #1: was still in a's input box (" in ws.journal()
 
 
 @pytest.mark.parametrize("record", ["kept", "lost"])
@@ -171,7 +171,7 @@ def test_a_paste_whose_program_was_started_again_before_its_enter_is_sent_again(
     tmux = ["tmux", "-L", ws.socket, "respawn-pane", "-k", "-t", "orch-test:a", command]
     subprocess.run(tmux, check=True)
     finish(ws, [str(t["id"]) for t in tasks], within=60)
-    assert "R-001 #1: its paste went to a program of a started again since" in ws.cli("logs").stdout
+    assert "R-001 #1: its paste went to a program of a started again since" in ws.journal()
 
 
 CRASHES = int(os.environ.get("ORCHESTRATE_CRASHES", "20"))  # per kind; `make soak`: 200
@@ -208,7 +208,7 @@ def test_random_kill_9s_lose_nothing_and_send_nothing_twice(
             daemon.wait(timeout=20)
         kills += 1
     finish(ws, [str(t["id"]) for t in tasks])
-    journal = ws.cli("logs", "--last", "1000000").stdout.splitlines()
+    journal = ws.journal(1000000).splitlines()
     outcomes = Counter(
         line.split(": ", 1)[1].split(" (", 1)[0].split(": ", 1)[0]
         for line in journal
@@ -254,7 +254,7 @@ def test_kill_9_during_validation_validates_again_after_the_restart(workspace: W
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(timeout=20)
     finish(ws, ["V-000"])
-    assert "V-000 #1: validating again" in ws.cli("logs").stdout
+    assert "V-000 #1: validating again" in ws.journal()
     assert ws.status()["tasks"][0]["validation"] == "2/2 passed"
 
 

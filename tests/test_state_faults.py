@@ -79,7 +79,7 @@ def test_a_full_disk_holds_the_work_and_the_run_goes_on_once_there_is_room(
         assert daemon.wait(timeout=30) == 0, ws.daemon_log()[-3000:]
     assert ws.markers() == Counter({f"[orchestrate {i} #1]": 1 for i in ids})
     assert "Traceback" not in ws.daemon_log()
-    assert "the state database can be written again" in ws.cli("logs").stdout
+    assert "the state database can be written again" in ws.journal()
 
 
 def test_a_full_disk_at_start_is_a_message_not_a_traceback(

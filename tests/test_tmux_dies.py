@@ -28,7 +28,7 @@ def test_kill_server_mid_run_loses_nothing(workspace: Workspace) -> None:
     markers = ws.markers()
     assert all(count == 1 for count in markers.values()), markers
     assert {m.split()[1] for m in markers} == set(ids)
-    log = ws.cli("logs", "-n", "1000").stdout
+    log = ws.journal(1000)
     assert "the tmux session 'orch-test' is gone (was the server stopped?); recreating it" in log
     assert "K-" in log and "restart 1;" in log
 
@@ -41,7 +41,7 @@ def test_without_restart_it_waits_for_the_session_to_come_back(workspace: Worksp
     with ws.running():
         wait_until(lambda: ws.statuses().get("W-000") == "done", 60, "W-000 done")
         subprocess.run(["tmux", "-L", ws.socket, "kill-server"], check=True)
-        wait_until(lambda: "waiting for it to come back" in ws.cli("logs").stdout, 30, "the note")
+        wait_until(lambda: "waiting for it to come back" in ws.journal(), 30, "the note")
         assert ws.status()["agents"][0]["state"] == "gone"
         # a person starts tmux and the agent again, in a window of its name
         subprocess.run(
@@ -51,7 +51,7 @@ def test_without_restart_it_waits_for_the_session_to_come_back(workspace: Worksp
         )  # fmt: skip
         wait_until(lambda: set(ws.statuses().values()) == {"done"}, 60, "the rest done")
     assert all(count == 1 for count in ws.markers().values())
-    assert "a: found in window a" in ws.cli("logs").stdout
+    assert "a: found in window a" in ws.journal()
 
 
 def test_a_board_that_cannot_be_read_is_reported_and_retried(workspace: Workspace) -> None:
@@ -64,12 +64,12 @@ def test_a_board_that_cannot_be_read_is_reported_and_retried(workspace: Workspac
         saved = ws.board.read_bytes()
         ws.board.unlink()
         ws.board.mkdir()
-        wait_until(lambda: "not a regular file" in ws.cli("logs").stdout, 30, "the board error")
+        wait_until(lambda: "not a regular file" in ws.journal(), 30, "the board error")
         ws.board.rmdir()
         ws.board.write_bytes(saved)
         ws.write_queue("q.yaml", simple_tasks("U", ["a"], 2))  # work for after the trouble
         wait_until(lambda: ws.statuses().get("U-001") == "done", 60, "U-001 done after it")
-    log = ws.cli("logs").stdout
+    log = ws.journal()
     assert f"{ws.board} is a directory, not a regular file: replace it with a file" in log
     assert "will retry" in log
     assert "board: working again" in log
@@ -87,12 +87,12 @@ def test_a_queue_file_that_cannot_be_read_keeps_its_last_good_version(
         saved = queue.read_bytes()
         queue.unlink()
         queue.symlink_to(ws.root / "nowhere.yaml")  # a link to nowhere: cannot be read
-        wait_until(lambda: "cannot read" in ws.cli("logs").stdout, 30, "the queue error")
+        wait_until(lambda: "cannot read" in ws.journal(), 30, "the queue error")
         assert ws.statuses() == {"R-000": "done"}  # nothing dropped
         queue.unlink()
         queue.write_bytes(saved)
         ws.write_queue("q.yaml", simple_tasks("R", ["a"], 2))
         wait_until(lambda: ws.statuses().get("R-001") == "done", 60, "R-001 done")
-    log = ws.cli("logs").stdout
+    log = ws.journal()
     assert f"{queue}:1: cannot read: No such file or directory (last good version kept)" in log
     assert "queue files are valid again" in log

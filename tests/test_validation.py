@@ -125,7 +125,7 @@ def test_a_validation_left_by_a_killed_daemon_is_ended_before_its_rerun(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert not any(_running(pid) for pid in children)
     assert len(ran.read_text().split()) == 2  # the re-run ran once, and alone
-    journal = ws.cli("logs").stdout
+    journal = ws.journal()
     assert "its validation was still running, left by the previous daemon" in journal
     assert ws.statuses() == {"L-000": "done"}
     assert not list((ws.root / ".orchestrate" / "logs").glob("*.pgid"))

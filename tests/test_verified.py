@@ -39,7 +39,7 @@ def test_a_check_that_fails_once_ends_done_after_two_attempts(workspace: Workspa
     assert "test oauth_live_flow ... FAILED\nassertion failed: token.is_valid()" in second
     first_log = ws.root / ".orchestrate" / "logs" / "V-000-1.log"
     assert "assertion failed: token.is_valid()" in first_log.read_text()
-    history = ws.cli("logs", "--task", "V-000").stdout
+    history = ws.journal(task="V-000")
     for expected in (
         "V-000 -> a (attempt 1)",
         "V-000 #1: COMPLETED reported; validating (2 command(s))",
@@ -130,7 +130,7 @@ def test_retry_without_a_daemon_applies_at_the_next_start(workspace: Workspace) 
     flag.touch()  # the person fixed what the check needs
     assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 0
     assert ws.statuses() == {"T": "done", "D": "done"}  # the dependent was unblocked and sent
-    log = ws.cli("logs").stdout
+    log = ws.journal()
     assert "retry T: T: back in the queue (was failed)" in log
     assert "D: unblocked (T no longer stands in the way)" in log
 
@@ -150,7 +150,7 @@ def test_a_silent_agent_is_flagged_stalled_once(workspace: Workspace) -> None:
         status_md = ws.root / "ORCHESTRATOR_STATUS.md"  # written just after the state commits
         wait_until(lambda: "⚠️ OVERDUE ⚠️ STALLED" in status_md.read_text(), 10, "the status file")
         time.sleep(2)  # more 1-second ticks: the flags must not be raised again
-        log = ws.cli("logs").stdout
+        log = ws.journal()
         assert log.count("S-000 #1: stalled") == 1 and log.count("S-000 #1: overdue") == 1
 
 
@@ -170,7 +170,7 @@ def test_missing_report_fields_are_asked_for_once(workspace: Workspace) -> None:
     followup = prompt_of(ws, "[orchestrate R-000 #1 fields]")
     assert "lacks Tests." in followup and "**Tests**: ..." in followup
     assert "**Fichiers modifiés**" not in followup
-    history = ws.cli("logs", "--task", "R-000").stdout
+    history = ws.journal(task="R-000")
     assert "COMPLETED without Tests: asking for them" in history
     assert "request for missing fields submitted to a" in history
     assert "validation passed" in history
@@ -188,9 +188,7 @@ def test_a_permission_dialog_is_waited_on_and_nothing_is_typed_into_it(
             60,
             "the agent to wait for a person",
         )
-        wait_until(
-            lambda: "waits for a person: 'Do you want to proceed?" in ws.cli("logs").stdout, 10
-        )
+        wait_until(lambda: "waits for a person: 'Do you want to proceed?" in ws.journal(), 10)
         time.sleep(2)  # a few polling ticks: the daemon must type nothing into the dialog
         dialog_keys = [
             json.loads(line)
@@ -204,7 +202,7 @@ def test_a_permission_dialog_is_waited_on_and_nothing_is_typed_into_it(
             ["tmux", "-L", ws.socket, "send-keys", "-t", "orch-test:a", "Enter"], check=True
         )
         wait_until(lambda: set(ws.statuses().values()) == {"done"}, 60, "both tasks done")
-    assert "a: idle again" in ws.cli("logs").stdout or "a: busy again" in ws.cli("logs").stdout
+    assert "a: idle again" in ws.journal() or "a: busy again" in ws.journal()
 
 
 def test_a_killed_agent_with_restart_is_started_again_and_gets_its_task_back(
@@ -226,7 +224,7 @@ def test_a_killed_agent_with_restart_is_started_again_and_gets_its_task_back(
     )
     second = prompt_of(ws, "[orchestrate G-000 #2]")
     assert "Your attempt #1 was interrupted: the agent's program exited" in second
-    log = ws.cli("logs").stdout
+    log = ws.journal()
     assert "G-000 #1: a is gone (its program exited)" in log
     assert "a: starting" in log and "(restart 1;" in log
     notes = [json.loads(line) for line in (ws.root / "notes.jsonl").read_text().splitlines()]
@@ -247,14 +245,14 @@ def test_a_killed_agent_without_restart_is_gone_until_a_person_brings_it_back(
         ws.kill_agent("a")
         wait_until(lambda: ws.status()["agents"][0]["state"] == "gone", 30, "the agent gone")
         assert ws.statuses() == {"H-000": "queued"}
-        assert "restart" not in ws.cli("logs").stdout
+        assert "restart" not in ws.journal()
         # the person starts the agent again, in a window of its name
         subprocess.run(
             ["tmux", "-L", ws.socket, "new-window", "-d", "-t", "orch-test:", "-n", "a", command],
             check=True,
         )
         wait_until(lambda: ws.statuses() == {"H-000": "done"}, 60, "H-000 done")
-    assert "a: found in window a" in ws.cli("logs").stdout
+    assert "a: found in window a" in ws.journal()
     assert ws.markers() == Counter({"[orchestrate H-000 #1]": 1, "[orchestrate H-000 #2]": 1})
 
 
@@ -269,7 +267,7 @@ def test_a_program_that_fails_at_once_is_journaled_with_its_last_words(
     ws.write_queue("q.yaml", simple_tasks("E", ["a"], 1))
     said = "a: its program exited with status 41; its last lines: Invalid auth method selected."
     with ws.running():
-        wait_until(lambda: said in ws.cli("logs").stdout, 30, "the exit journaled")
+        wait_until(lambda: said in ws.journal(), 30, "the exit journaled")
         wait_until(lambda: ws.status()["agents"][0]["state"] == "gone", 30, "the agent gone")
         assert ws.statuses() == {"E-000": "queued"}
         # its window stays, with what the program printed (tmux may scroll it up a little)
@@ -280,7 +278,7 @@ def test_a_program_that_fails_at_once_is_journaled_with_its_last_words(
             check=True,
         ).stdout
         assert "Invalid auth method selected." in screen
-    assert ws.cli("logs").stdout.count(said) == 1
+    assert ws.journal().count(said) == 1
 
 
 def test_on_permission_approve_answers_the_dialog(workspace: Workspace) -> None:
@@ -340,7 +338,7 @@ def test_enter_waits_until_a_slow_paste_shows(workspace: Workspace) -> None:
         "[orchestrate G-000 #1]",
         "[orchestrate G-001 #1]",
     ]
-    assert "paste-unseen" not in ws.cli("logs").stdout
+    assert "paste-unseen" not in ws.journal()
 
 
 def test_a_paste_that_never_shows_is_journaled(workspace: Workspace) -> None:
@@ -348,8 +346,8 @@ def test_a_paste_that_never_shows_is_journaled(workspace: Workspace) -> None:
     ws.sim_agents(["a"], extra={"a": ["--slow-paste", "30"]})
     ws.write_queue("q.yaml", simple_tasks("H", ["a"], 1))
     with ws.running():
-        wait_until(lambda: "paste-unseen" in ws.cli("logs").stdout, 30, "the journal line")
+        wait_until(lambda: "paste-unseen" in ws.journal(), 30, "the journal line")
         wait_until(ws.received, 10, "what the agent got")
-    assert "H-000 #1: the paste did not show on a's screen within 3s" in ws.cli("logs").stdout
+    assert "H-000 #1: the paste did not show on a's screen within 3s" in ws.journal()
     (got,) = ws.received()  # the placeholder a too-early Enter submits, as qwen-code did
     assert re.fullmatch(r"\[Pasted Content \d+ chars\]", got["text"]) and got["marker"] is None
