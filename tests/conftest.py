@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from orchestrator.demo import sim_command as demo_sim
+from orchestrator.errors import StateError
 from orchestrator.rows import journal_line, json_text, status_json
 from orchestrator.snapshot import read_snapshot
 from orchestrator.store import Store
@@ -227,11 +228,16 @@ class Workspace:
         db = self.root / ".orchestrate" / "state.db"
         if not db.exists():
             return ""
-        store = Store(db, readonly=True)
         try:
-            events = store.events(task=task, limit=last, agent=agent)
-        finally:
-            store.close()
+            store = Store(db, readonly=True)
+            try:
+                events = store.events(task=task, limit=last, agent=agent)
+            finally:
+                store.close()
+        except StateError as exc:
+            if "no such table" in str(exc.__cause__):
+                return ""  # the daemon is making its tables: nothing in them yet
+            raise
         return "".join(journal_line(e, as_json) + "\n" for e in events)
 
     def statuses(self) -> dict[str, str]:

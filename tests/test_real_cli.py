@@ -8,6 +8,7 @@ had, these tests skip and say why; everything else still runs.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -36,9 +37,20 @@ SERVER = Path(__file__).parent / "realcli" / "model_server.py"
 
 
 def install(package: str, version: str, binary: str) -> Path:
+    """The CLI's binary, installed once into the cache. Test processes running side by side
+    take turns (a lock per CLI), and a tree counts once npm has finished it (a mark file): a
+    CLI another process is still installing is waited for, never run half-written."""
     target = CACHE / f"{binary}-{version}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f"{binary}-{version}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install(package, version, binary, target)
+
+
+def _install(package: str, version: str, binary: str, target: Path) -> Path:
     path = target / "node_modules" / ".bin" / binary
-    if path.exists():
+    done = target / ".installed"
+    if done.exists() and path.exists():
         return path
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
@@ -60,6 +72,7 @@ def install(package: str, version: str, binary: str) -> Path:
     if result.returncode != 0 or not path.exists():
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         pytest.skip(f"npm could not install {package}@{version}: {tail[0]}")
+    done.touch()
     return path
 
 

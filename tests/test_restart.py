@@ -14,8 +14,12 @@ import os
 import random
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -38,9 +42,31 @@ KINDS = {
 }
 
 
-def agents(ws: Workspace, kind: str, names: list[str], delay: float) -> None:
+def agents(ws: Workspace, kind: str, names: list[str], delay: float, *extra: str) -> None:
     echo, profile = KINDS[kind]
-    ws.sim_agents(names, delay=delay, echo=echo, profile=profile)
+    ws.sim_agents(
+        names, delay=delay, echo=echo, profile=profile, extra={n: list(extra) for n in names}
+    )
+
+
+@contextmanager
+def held_until(ws: Workspace, hold: Path, said: str) -> Iterator[None]:
+    """The agents' work (sim-agent --hold) goes on until the journal says `said`."""
+    hold.touch()
+
+    def release() -> None:
+        try:
+            wait_until(lambda: said in ws.journal(), 150, said)
+        finally:
+            hold.unlink(missing_ok=True)
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    try:
+        yield
+    finally:
+        hold.unlink(missing_ok=True)
+        thread.join()
 
 
 def delivered_once(ws: Workspace, ids: list[str]) -> None:
@@ -94,16 +120,24 @@ RECOVERY = {
 @pytest.mark.parametrize("point", FAULT_POINTS)
 def test_kill_9_at_each_step_of_a_dispatch(workspace: Workspace, point: str, kind: str) -> None:
     ws = workspace
-    # After its Enter, an agent slower than a daemon restart, so that the restart finds the
-    # prompt in flight (not reported yet); elsewhere the text waits anyway, or never left.
-    agents(ws, kind, ["a"], delay=2.5 if point == "entered" else 0.5)
+    hold = ws.root / "hold"
+    agents(ws, kind, ["a"], 0.5, "--hold", str(hold))
     tasks = simple_tasks("T", ["a"], 3)
     ws.write_queue("q.yaml", tasks)
     ids = [t["id"] for t in tasks]
-    # Die the 2nd time the point is reached (a dispatch in the middle of the run).
-    daemon = ws.start(env={"ORCHESTRATE_FAULT": f"{point}:2"})
-    assert daemon.wait(timeout=120) == -signal.SIGKILL, ws.daemon_log()[-3000:]
-    finish(ws, ids)
+    if point == "entered":
+        # After its Enter, the prompt must still be in flight when the next daemon starts
+        # (not reported yet): the agent works on until that daemon has recovered it.
+        # Elsewhere the text waits anyway, or never left.
+        with held_until(ws, hold, RECOVERY[point][kind]):
+            daemon = ws.start(env={"ORCHESTRATE_FAULT": f"{point}:1"})
+            assert daemon.wait(timeout=120) == -signal.SIGKILL, ws.daemon_log()[-3000:]
+            finish(ws, ids)
+    else:
+        # Die the 2nd time the point is reached (a dispatch in the middle of the run).
+        daemon = ws.start(env={"ORCHESTRATE_FAULT": f"{point}:2"})
+        assert daemon.wait(timeout=120) == -signal.SIGKILL, ws.daemon_log()[-3000:]
+        finish(ws, ids)
     assert RECOVERY[point][kind] in ws.journal()
 
 

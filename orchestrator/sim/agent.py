@@ -61,6 +61,7 @@ class SimOptions:
     limit_notice: str = LIMIT_NOTICE
     log: Path | None = None
     echo: str = "full"  # what the input line shows of a paste: one of ECHOES
+    hold: Path | None = None  # while this file exists, its work goes on (tests: in flight)
     load: float = 0.0  # seconds it loads, drawing nothing, before it takes the terminal (and
     # drops what was typed meanwhile: tty.setraw flushes, as a CLI that starts slowly may)
 
@@ -337,6 +338,9 @@ class SimAgent:
         self.redraw()
 
     def finish(self) -> None:
+        if self.o.hold is not None and self.o.hold.exists():
+            self.busy_until = time.monotonic() + 0.1  # held: its work goes on
+            return
         text, self.current, self.busy_until = self.current or "", None, None
         block = report_for(text, self.o, self.failures)
         if block is None:

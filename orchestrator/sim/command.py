@@ -62,6 +62,9 @@ def parser() -> argparse.ArgumentParser:
         "('[Pasted text #N +M lines]', as Claude Code) or none.",
     )
     p.add_argument(
+        "--hold", type=Path, help="While this file exists, it works on and reports nothing."
+    )
+    p.add_argument(
         "--load",
         type=float,
         default=0.0,
@@ -90,6 +93,7 @@ def main(argv: list[str]) -> int:
         limit_notice=a.limit_notice,
         log=a.log.resolve() if a.log else None,
         echo=a.echo,
+        hold=a.hold.resolve() if a.hold else None,
         load=a.load,
     )
     return SimAgent(options).run()
