@@ -24,8 +24,9 @@ from .core import state as st
 from .dashboard import View
 from .delivery import Courier, Faults, Outbox
 from .errors import ConfigError, StateError, TmuxError
+from .journal import Journal
 from .lock import Lock
-from .notify import NOTIFY_KINDS, Notifier, NotifyProblem
+from .notify import Notifier, NotifyProblem
 from .panes import AgentPanes
 from .publish import Publisher
 from .queueset import merge_queues, read_all
@@ -34,7 +35,6 @@ from .sending import Sender
 from .snapshot import snapshot
 from .statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
 from .store import FIELDS, PROMPT, SENDING, Store
-from .text import printable, printable_data
 from .tmux import Tmux
 from .validation import Validator
 from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
@@ -83,7 +83,6 @@ class Daemon:
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.queue_problems: tuple[str, ...] = ()
         self.planned: st.State | None = None  # the state the loop last planned on
-        self.troubles: dict[str, str] = {}
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
         self.all_done = False  # every task settled, as last journaled
@@ -108,6 +107,7 @@ class Daemon:
         self.lock = Lock(self.settings.state_dir / "daemon.lock")
         self.lock.acquire()
         self.store = Store(self.settings.state_dir / "state.db")
+        self.journal = Journal(self.store, self.view, self.clock, self.root, self.settings.session)
         self.guard = StateGuard(self.store)
         self.courier = Courier(
             self.tmux, self.store, self.clock, self.sleep, self.faults, self._wake
@@ -118,9 +118,9 @@ class Daemon:
             self.tmux,
             self.settings,
             self.store,
-            lambda kind, message, agent: self._journal(kind, message, agent=agent),
+            lambda kind, message, agent: self.journal(kind, message, agent=agent),
         )
-        self.attention = Attention(self.tmux, self.agents, self._journal)
+        self.attention = Attention(self.tmux, self.agents, self.journal)
         self.sender = Sender(
             self,
             self.courier,
@@ -129,15 +129,16 @@ class Daemon:
             self.attention,
             self.store,
             self.settings,
-            self._journal,
+            self.journal,
             self.clock,
         )
         self.notifier = Notifier(self.settings.notify, self.settings.workdir, self.events.put)
+        self.journal.notifier = self.notifier
         self.validator = Validator(
             self.settings.workdir, self.settings.state_dir / "logs", self.events.put
         )
         try:
-            self._journal("daemon-start", f"daemon started in {self.root}")
+            self.journal("daemon-start", f"daemon started in {self.root}")
             self.started = self.clock()
             with self._atomic():
                 self.store.set_meta("started", repr(self.started))
@@ -152,7 +153,7 @@ class Daemon:
             # A state database that cannot be written (said already) does not keep the
             # daemon from stopping cleanly.
             with suppress(StateError):
-                self._journal("daemon-stop", "daemon stopped")
+                self.journal("daemon-stop", "daemon stopped")
             if self.notifier is not None:
                 self.notifier.stop()
             with suppress(StateError):
@@ -183,21 +184,21 @@ class Daemon:
         what to do (statedir.StateGuard). The pid file is written again if it went."""
         found = self.guard.check()
         if found.kind == REPLACED and found.kept is not None:
-            if not self.troubles.get("state-folder"):
-                self._journal("state-replaced", found.message)
+            if not self.journal.troubles.get("state-folder"):
+                self.journal("state-replaced", found.message)
             try:
                 self.guard.keep(found.kept, found.message)
             except StateError as exc:  # no room, no right: go on with it, and try again
                 self.guard.replaced = False
-                self._trouble("state-folder", f"{exc}; the daemon goes on and tries again")
+                self.journal.trouble("state-folder", f"{exc}; the daemon goes on and tries again")
                 return
             raise StateReplaced(found.message)
         if found.kind == TROUBLE:
-            self._trouble("state-folder", found.message)
+            self.journal.trouble("state-folder", found.message)
             return
         if found.kind == RESTORED:
-            self._trouble("state-folder", "")
-            self._journal("state-restored", found.message)
+            self.journal.trouble("state-folder", "")
+            self.journal("state-restored", found.message)
             if self.watcher is not None:  # its watch on the old folder went with it
                 self.watcher.stop()
                 self._watch()
@@ -206,9 +207,9 @@ class Daemon:
             try:
                 self.lock.mark()
             except OSError as exc:
-                self._trouble("state-folder", f"cannot write {self.lock.path}: {exc}")
+                self.journal.trouble("state-folder", f"cannot write {self.lock.path}: {exc}")
                 return
-            self._trouble("state-folder", "")
+            self.journal.trouble("state-folder", "")
 
     def _startup(self) -> None:
         stored = self.store.tasks()
@@ -245,10 +246,10 @@ class Daemon:
         self._poll_agents(dispatch=False)
         self.sender.recover_attempts()
         for task_id, message in self.validator.end_leftovers():
-            self._journal("validate", message, task=task_id)
+            self.journal("validate", message, task=task_id)
         for task in self.state.tasks.values():
             if task.status == st.VALIDATING:  # the daemon stopped while it was checking
-                self._journal("validate", f"{task.id} #{task.attempts}: validating again")
+                self.journal("validate", f"{task.id} #{task.attempts}: validating again")
                 self._start_validation(task)
         self._commands()
         self._handle(st.Tick())
@@ -308,7 +309,7 @@ class Daemon:
             ):
                 done = sch.all_done(self.state)
                 if not done:
-                    self._journal("stuck", "no task can make progress: " + self._summary())
+                    self.journal("stuck", "no task can make progress: " + self._summary())
                 self._finish_deliveries()
                 return 0 if done else 1
 
@@ -338,7 +339,7 @@ class Daemon:
             checked.pop(0)
         for item in items:
             if isinstance(item, NotifyProblem):
-                self._journal("notify-error", item.message)
+                self.journal("notify-error", item.message)
 
     def _state_trouble(self, exc: StateError | None) -> None:
         """A state database that cannot be written is told once (it cannot go into the
@@ -352,14 +353,14 @@ class Daemon:
             self.view.event("state-error", message, None, None)
         else:
             self.state_failure = ""
-            self._journal("state-ok", "the state database can be written again: going on")
+            self.journal("state-ok", "the state database can be written again: going on")
         self.state_failure = message
 
     def _note_all_done(self) -> None:
         """Journal (and notify) once each time the last task settles."""
         done = bool(self.state.tasks) and sch.all_done(self.state) and not self.validator.running()
         if done and not self.all_done:
-            self._journal("all-done", f"every task is settled: {self._summary()}")
+            self.journal("all-done", f"every task is settled: {self._summary()}")
         self.all_done = done
 
     def _take(self, timeout: float) -> list[object]:
@@ -393,9 +394,9 @@ class Daemon:
         problems = tuple(str(p) for p in queues.problems)
         if problems != self.queue_problems:
             for problem in problems:
-                self._journal("queue-error", f"{problem} (last good version kept)")
+                self.journal("queue-error", f"{problem} (last good version kept)")
             if self.queue_problems and not problems:
-                self._journal("queue-ok", "queue files are valid again")
+                self.journal("queue-ok", "queue files are valid again")
         self.queue_problems = problems
         return queues.tasks
 
@@ -404,13 +405,13 @@ class Daemon:
             tasks = self._read_queues()
         except ConfigError as exc:  # the daemon never dies on input
             for problem in exc.problems:
-                self._journal("queue-error", str(problem))
+                self.journal("queue-error", str(problem))
             return
         known = set(self.state.tasks)
         self._handle(st.QueueLoaded(tuple(tasks)))
         added = [t.id for t in tasks if t.id not in known]
         if added:
-            self._journal(
+            self.journal(
                 "queue-loaded", f"queue reloaded: {len(added)} new task(s): " + ", ".join(added)
             )
 
@@ -424,7 +425,7 @@ class Daemon:
             )
             with self._atomic():
                 self.store.answer_command(seq, answer.ok, answer.message)
-                self._journal("command", f"{command} {target}: {answer.message}", task=target)
+                self.journal("command", f"{command} {target}: {answer.message}", task=target)
 
     # ------------------------------------------------------------------ board
 
@@ -435,14 +436,14 @@ class Daemon:
         try:
             result = self.reader.read(final=final)
         except BoardNotAFile as exc:
-            self._trouble("board", f"{exc}; will retry")
+            self.journal.trouble("board", f"{exc}; will retry")
             return None
         except OSError as exc:
-            self._trouble("board", f"cannot read {self.settings.board}: {exc}; will retry")
+            self.journal.trouble("board", f"cannot read {self.settings.board}: {exc}; will retry")
             return None
-        self._trouble("board", "")
+        self.journal.trouble("board", "")
         if result.rescanned:
-            self._journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
+            self.journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
         now = self.clock()
         effects: list[st.Action] = []
         try:
@@ -479,10 +480,10 @@ class Daemon:
         self.store.save_reader(result.state, result.counted, dict(result.refs), result.forgotten)
         for note in result.notes:
             task = next((t for t in candidates(note.ref) if t in self.state.tasks), None)
-            self._journal(note.kind, note.message, task=task)
+            self.journal(note.kind, note.message, task=task)
         for block in result.blocks:
             fields = ", ".join(f"{n}={v}" for n, v in block.fields)
-            self._journal(
+            self.journal(
                 "report",
                 f"{block.ref}: {block.status} (board line {block.line})"
                 + (f": {fields}" if fields else ""),
@@ -499,10 +500,10 @@ class Daemon:
         names = [a.name for a in self.state.agents]
         try:
             seen = self.agents.look(names, self.clock(), sch.watched(self.state))
-            self._trouble("tmux", "")
+            self.journal.trouble("tmux", "")
         except TmuxError as exc:
             # Not an observation: nobody is declared gone because tmux did not answer.
-            self._trouble("tmux", f"tmux: {exc}; will retry")
+            self.journal.trouble("tmux", f"tmux: {exc}; will retry")
             return
         # A program gone in the middle of a delivery took the paste with it: no Enter goes
         # to the one started in its place.
@@ -531,7 +532,7 @@ class Daemon:
         self._perform(actions)
         for action in actions:
             if isinstance(action, st.Dispatch):
-                self._journal(
+                self.journal(
                     "dispatch",
                     f"{action.task_id} -> {action.agent} (attempt {action.attempt})",
                     task=action.task_id,
@@ -596,94 +597,13 @@ class Daemon:
             if before.tasks.get(task_id) != self.state.tasks.get(task_id):
                 self.store.save_task(self.state.tasks[task_id])
         for action in actions:
-            if isinstance(action, st.AddTask):
-                extra = f" ({action.reason})" if action.reason else ""
-                self._journal(
-                    "task-added", f"{action.task.id}: {action.status}{extra}", task=action.task.id
-                )
-            elif isinstance(action, st.Update):
-                self._journal(
-                    action.kind, action.message, task=action.task_id, agent=self._holder(action)
-                )
-            elif isinstance(action, st.Requeue):
-                self._journal(
-                    "requeued",
-                    f"{action.task_id}: {action.reason}",
-                    task=action.task_id,
-                    agent=self._holder(action),
-                )
-            elif isinstance(action, st.SetPresence):
-                word = "ready" if action.ready else ("not ready" if action.present else "gone")
-                detail = self.agents.details.get(action.agent, "")
-                was = before.agent(action.agent)
-                # An agent that was up loses its program: worth telling a person. With a task
-                # in flight, the task's own "gone" event says it (and what became of the task).
-                lost = was is not None and was.present and was.running and was.task is None
-                lost = lost and not (action.running and action.present)
-                word = "gone" if lost else word
-                self._journal(
-                    "gone" if lost else "agent",
-                    f"{action.agent}: {word}"
-                    + (f" ({detail})" if detail not in ("", word) else ""),
-                    agent=action.agent,
-                )
-            elif isinstance(action, st.Note):
-                self._journal(action.kind, action.message, task=action.task_id)
-            elif isinstance(action, st.RememberOrphan):
+            if isinstance(action, st.RememberOrphan):
                 self.store.remember_orphan(action.ref, action.status)
             elif isinstance(action, st.SetPaused):
                 self.store.set_paused(action.agent, action.paused)
-                word = "paused" if action.paused else "resumed"
-                self._journal(
-                    "agent", f"{action.agent}: {word} by the operator", agent=action.agent
-                )
+        self.journal.actions(before, self.state, actions, self.agents.details)
 
     # ------------------------------------------------------------------ output
-
-    def _holder(self, action: st.Update | st.Requeue) -> str | None:
-        """The agent a task event is about: the one holding (or last holding) the task."""
-        task = self.state.tasks.get(action.task_id)
-        return task.agent if task else None
-
-    def _journal(
-        self,
-        kind: str,
-        message: str,
-        task: str | None = None,
-        agent: str | None = None,
-        data: dict[str, object] | None = None,
-    ) -> None:
-        # The one way in to the journal, the log and the views: board and pane text in
-        # `message` and `data` loses its control characters here (see text.py).
-        message = printable(message)
-        data = printable_data(data) if data else data
-        now = self.clock()
-        self.store.journal(kind, message, task, agent, data, ts=now)
-        log.info("%s %s", kind, message)
-        self.view.event(kind, message, task, agent)
-        if kind in NOTIFY_KINDS and self.notifier is not None:
-            self.notifier.send(
-                {
-                    "event": kind,
-                    "message": message,
-                    "task": task,
-                    "agent": agent,
-                    "time": now,
-                    "workspace": str(self.root),
-                    "session": self.settings.session,
-                }
-            )
-
-    def _trouble(self, key: str, message: str) -> None:
-        """Journal a lasting problem once when it starts or changes, and once when it ends."""
-        previous = self.troubles.get(key, "")
-        if message == previous:
-            return
-        self.troubles[key] = message
-        if message:
-            self._journal(f"{key}-error", message)
-        else:
-            self._journal(f"{key}-ok", f"{key}: working again")
 
     def _snapshot(self, running: bool = True) -> Snapshot:
         return snapshot(
@@ -696,7 +616,7 @@ class Daemon:
             running,
             self.started,
             str(self.settings.board),
-            (*self.queue_problems, *(m for m in self.troubles.values() if m)),
+            (*self.queue_problems, *self.journal.problems()),
         )
 
 
