@@ -71,6 +71,7 @@ class AgentPanes:
         self.programs: set[str] = set()  # agents whose pane runs a program (not a shell)
         self.program_since: dict[str, float] = {}  # generic profiles: since when
         self.drawn: set[str] = set()  # generic profiles: their program has drawn something
+        self.blank_read: dict[str, float] = {}  # generic profiles: a blank screen last read
         self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
         self.screens: dict[str, tuple[str, float]] = {}  # read profiles: (screen, shown since)
         self.profiles: dict[str, Profile] = {}
@@ -153,7 +154,7 @@ class AgentPanes:
             profile = self.profile(name)
             if not profile.reads_screen:
                 since = self.program_since.setdefault(name, now)
-                if now - since < profile.settle or not self._drawn(name):
+                if now - since < profile.settle or not self._drawn(name, name in watched, now):
                     self.details[name] = STARTING
                     continue
                 if output_still(info.activity, now) >= profile.quiet:
@@ -181,14 +182,23 @@ class AgentPanes:
         running = frozenset(n for n in names if n in self.programs and n not in lost)
         return Seen(frozenset(present), frozenset(ready), activity, readings, running)
 
-    def _drawn(self, name: str) -> bool:
+    def _drawn(self, name: str, watched: bool, now: float) -> bool:
         """Has the agent's program drawn anything yet? A program still loading shows a blank
         pane, and what is typed then goes to the terminal, not to it: a program that sets raw
         mode by flushing (as Python's tty.setraw does) drops it unseen. The screen is read
-        until it shows something, then not again while the program lives."""
-        if name not in self.drawn and self.tmux.capture(self.panes[name], history=0).strip():
+        until it shows something (at every look if the agent has a task to receive, else
+        every IDLE_LOOK seconds), then not again while the program lives."""
+        if name in self.drawn:
+            return True
+        looked = self.blank_read.get(name)
+        if not watched and looked is not None and now - looked < IDLE_LOOK:
+            return False
+        if self.tmux.capture(self.panes[name], history=0).strip():
             self.drawn.add(name)
-        return name in self.drawn
+            self.blank_read.pop(name, None)
+            return True
+        self.blank_read[name] = now
+        return False
 
     def _ready(self, name: str, screen: str, reading: Reading, activity: float, now: float) -> bool:
         """May the agent whose screen reads so be given a prompt? If not, `details` says why."""
@@ -254,6 +264,7 @@ class AgentPanes:
         self.programs.discard(name)
         self.program_since.pop(name, None)
         self.drawn.discard(name)
+        self.blank_read.pop(name, None)
         self.first_idle.pop(name, None)
         self.screens.pop(name, None)
 
