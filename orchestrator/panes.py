@@ -71,7 +71,6 @@ class AgentPanes:
         self.programs: set[str] = set()  # agents whose pane runs a program (not a shell)
         self.program_since: dict[str, float] = {}  # generic profiles: since when
         self.drawn: set[str] = set()  # generic profiles: their program has drawn something
-        self.blank_read: dict[str, float] = {}  # generic profiles: a blank screen last read
         self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
         self.screens: dict[str, tuple[str, float]] = {}  # read profiles: (screen, shown since)
         self.profiles: dict[str, Profile] = {}
@@ -162,18 +161,11 @@ class AgentPanes:
                 else:
                     self.details[name] = BUSY  # it printed within `quiet`: its turn goes on
                 continue
-            if name not in watched:
-                # Nothing to give it now: its screen is read now and then, so that what it
-                # shows (idle, waiting for a person, a usage limit) is what it is.
-                looked = self.unwatched.get(name)
-                if looked is not None and now - looked < IDLE_LOOK:
-                    if self.shown.get(name) == "":
-                        ready.add(name)
-                    self.details[name] = self.shown.get(name, "")
-                    continue
-                self.unwatched[name] = now
-            else:
-                self.unwatched.pop(name, None)
+            if not self._look_due(name, name in watched, now):
+                if self.shown.get(name) == "":
+                    ready.add(name)
+                self.details[name] = self.shown.get(name, "")
+                continue
             screen = self.tmux.capture(self.panes[name], history=0)
             readings[name] = classify(screen, profile, self.limits.stale.get(name, 0))
             if self._ready(name, screen, readings[name], info.activity, now):
@@ -182,23 +174,29 @@ class AgentPanes:
         running = frozenset(n for n in names if n in self.programs and n not in lost)
         return Seen(frozenset(present), frozenset(ready), activity, readings, running)
 
+    def _look_due(self, name: str, watched: bool, now: float) -> bool:
+        """Is the agent's screen to be read at this look? Always while it has something to
+        receive; else (nothing to give it now) every IDLE_LOOK seconds, so that what it shows
+        (idle, waiting for a person, a usage limit, still blank) is what it is."""
+        if watched:
+            self.unwatched.pop(name, None)
+            return True
+        looked = self.unwatched.get(name)
+        if looked is not None and now - looked < IDLE_LOOK:
+            return False
+        self.unwatched[name] = now
+        return True
+
     def _drawn(self, name: str, watched: bool, now: float) -> bool:
         """Has the agent's program drawn anything yet? A program still loading shows a blank
         pane, and what is typed then goes to the terminal, not to it: a program that sets raw
         mode by flushing (as Python's tty.setraw does) drops it unseen. The screen is read
-        until it shows something (at every look if the agent has a task to receive, else
-        every IDLE_LOOK seconds), then not again while the program lives."""
-        if name in self.drawn:
-            return True
-        looked = self.blank_read.get(name)
-        if not watched and looked is not None and now - looked < IDLE_LOOK:
-            return False
-        if self.tmux.capture(self.panes[name], history=0).strip():
+        (when a look is due) until it shows something, then not again while the program
+        lives."""
+        due = name not in self.drawn and self._look_due(name, watched, now)
+        if due and self.tmux.capture(self.panes[name], history=0).strip():
             self.drawn.add(name)
-            self.blank_read.pop(name, None)
-            return True
-        self.blank_read[name] = now
-        return False
+        return name in self.drawn
 
     def _ready(self, name: str, screen: str, reading: Reading, activity: float, now: float) -> bool:
         """May the agent whose screen reads so be given a prompt? If not, `details` says why."""
@@ -264,7 +262,6 @@ class AgentPanes:
         self.programs.discard(name)
         self.program_since.pop(name, None)
         self.drawn.discard(name)
-        self.blank_read.pop(name, None)
         self.first_idle.pop(name, None)
         self.screens.pop(name, None)
 
