@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import NamedTuple
 
@@ -125,17 +125,13 @@ def test_kill_9_at_each_step_of_a_dispatch(workspace: Workspace, point: str, kin
     tasks = simple_tasks("T", ["a"], 3)
     ws.write_queue("q.yaml", tasks)
     ids = [t["id"] for t in tasks]
-    if point == "entered":
-        # After its Enter, the prompt must still be in flight when the next daemon starts
-        # (not reported yet): the agent works on until that daemon has recovered it.
-        # Elsewhere the text waits anyway, or never left.
-        with held_until(ws, hold, RECOVERY[point][kind]):
-            daemon = ws.start(env={"ORCHESTRATE_FAULT": f"{point}:1"})
-            assert daemon.wait(timeout=120) == -signal.SIGKILL, ws.daemon_log()[-3000:]
-            finish(ws, ids)
-    else:
-        # Die the 2nd time the point is reached (a dispatch in the middle of the run).
-        daemon = ws.start(env={"ORCHESTRATE_FAULT": f"{point}:2"})
+    # Die the 2nd time the point is reached (a dispatch in the middle of the run). After its
+    # Enter, the prompt must still be in flight when the next daemon starts (not reported
+    # yet): the agent works on until that daemon has recovered it, so it dies at the 1st.
+    # Elsewhere the text waits anyway, or never left.
+    entered = point == "entered"
+    with held_until(ws, hold, RECOVERY[point][kind]) if entered else nullcontext():
+        daemon = ws.start(env={"ORCHESTRATE_FAULT": f"{point}:{1 if entered else 2}"})
         assert daemon.wait(timeout=120) == -signal.SIGKILL, ws.daemon_log()[-3000:]
         finish(ws, ids)
     assert RECOVERY[point][kind] in ws.journal()
