@@ -41,13 +41,13 @@ def small_disk(workspace: Workspace) -> Iterator[Path]:
 
 
 def fill(disk: Path) -> Path:
-    """Write zeros until the file system is full."""
+    """Write zeros until the file system is full. Unbuffered: a buffered file still holds
+    the bytes of the write that failed, and its close fails again trying to write them."""
     filler = disk / "filler"
-    with filler.open("wb") as out:
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     return filler
