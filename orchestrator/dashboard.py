@@ -129,8 +129,8 @@ def status_table(snap: Snapshot, room: int | None = None, width: int = 200) -> T
         cells += [Text(shown, style=STATUS_STYLES.get(t.status, "")), str(t.attempts)]
         cells += [printable(t.why)] if wide else []
         table.add_row(*cells, eta(t, snap.now))
-    if more:
-        table.caption = more
+    if more:  # one line, as many as `visible_tasks` counted
+        table.caption = Text(more, no_wrap=True, overflow="ellipsis")
     return table
 
 
@@ -144,12 +144,15 @@ def _status(t: TaskRow, wide: bool) -> str:
 
 def render(snap: Snapshot, events: Sequence[str], width: int, height: int) -> Group:
     """The whole dashboard, for a terminal of `width` x `height`: the tasks take the lines
-    they need (up to what is left after at least EVENTS_SHOWN events), the events the rest."""
+    they need (up to what is left after EVENTS_SHOWN events, at least 3 but one left for
+    the newest event), the newest events the rest. It never runs past the bottom (where
+    the newest event would be cut) unless the terminal cannot hold even that."""
     problems = problems_lines(snap)
-    fixed = 2 + len(problems) + len(snap.agents) + 4  # header, bar, agents, the table's frame
-    room = max(height - fixed - min(EVENTS_SHOWN, len(events)), 3)
-    rows = min(len(snap.tasks), room)
-    count = min(max(height - fixed - rows, EVENTS_SHOWN), len(events))
+    fixed = 2 + len(problems) + len(snap.agents) + 2  # header, bar, agents, the table's head
+    left = height - fixed
+    room = max(left - min(EVENTS_SHOWN, len(events)), min(3, left - bool(events)), 1)
+    rows = min(len(snap.tasks), room)  # with the line counting the hidden ones
+    count = max(min(left - rows, len(events)), 0)
     shown = list(events)[len(events) - count :]
     parts: list[Any] = [header(snap), progress(snap)]
     parts += [Text(line, style="red", no_wrap=True, overflow="ellipsis") for line in problems]

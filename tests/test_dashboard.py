@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from orchestrator.dashboard import render, status_table, visible_tasks
@@ -146,3 +149,29 @@ def test_json_keys_of_the_contract() -> None:
     assert set(data["tasks"][0]) >= {"id", "title", "agent", "status", "attempts", "overdue"}
     assert set(data["agents"][0]) >= {"name", "state", "task"}
     assert set(data["totals"]) >= {"total", "done", "running", "queued", "failed", "blocked"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tasks=st.integers(0, 60),
+    events=st.integers(0, 30),
+    problems=st.integers(0, 3),
+    width=st.integers(60, 200),
+    spare=st.integers(3, 40),
+)
+def test_the_dashboard_never_runs_past_the_bottom(
+    tasks: int, events: int, problems: int, width: int, spare: int
+) -> None:
+    """Past the bottom a live display is cut, and the newest event is the line cut."""
+    snapshot = replace(snap(tasks), problems=tuple(f"q.yaml:{i}: bad" for i in range(problems)))
+    fixed = 2 + (problems + 1 if problems else 0) + len(snapshot.agents) + 2
+    height = fixed + spare
+    lines = [f"12:{i // 60:02d}:{i % 60:02d} event {i}" for i in range(events)]
+    console = Console(record=True, width=width, height=height, file=io.StringIO())
+    console.print(render(snapshot, lines, width, height))
+    text = console.export_text()
+    assert len(text.splitlines()) <= height
+    if events:
+        assert lines[-1] in text
+    if tasks:
+        assert "CODEX-" in text

@@ -105,7 +105,8 @@ def test_watch_follows_a_daemon_in_a_real_pane(workspace: Workspace, terminal: s
     command = shlex.join([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "watch"])
     with ws.running():
         tmux(terminal, "-f", "/dev/null", "new-session", "-d", "-s", "term", "-x", "80", "-y",
-             "30", f"env -u TMUX {command}")  # fmt: skip
+             "30", f"env -u TMUX {command}", ";", "set-option", "-t", "term", "remain-on-exit",
+             "on")  # fmt: skip
         screen = lambda: tmux(terminal, "capture-pane", "-p", "-t", "term")  # noqa: E731
 
         def ended() -> str:
@@ -114,7 +115,10 @@ def test_watch_follows_a_daemon_in_a_real_pane(workspace: Workspace, terminal: s
             text = screen()
             return text if "4/4 done" in text and "every task is settled" in text else ""
 
-        text = wait_until(ended, 60, "the watched dashboard to show the end")
+        try:
+            text = wait_until(ended, 60, "the watched dashboard to show the end")
+        except AssertionError as e:  # what the person saw, even if `watch` died
+            raise AssertionError(f"{e}; the screen:\n{screen()}") from None
     lines = text.splitlines()
     assert lines[0].startswith("orchestrate · orch-test · up ")
     assert all(f"W-00{i}" in text for i in range(4))
@@ -178,7 +182,8 @@ def test_a_real_80_column_pane_says_why_each_task_waits(
     command = shlex.join([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "watch"])
     with ws.running():
         tmux(terminal, "-f", "/dev/null", "new-session", "-d", "-s", "term", "-x", "80", "-y",
-             "30", f"env -u TMUX {command}")  # fmt: skip
+             "30", f"env -u TMUX {command}", ";", "set-option", "-t", "term", "remain-on-exit",
+             "on")  # fmt: skip
 
         def row(task: str, *words: str) -> Callable[[], str]:
             """The screen, once one capture of it shows the task's row with all `words`."""
