@@ -89,6 +89,7 @@ class Daemon:
         self.deferred: list[object] = []  # events the state database could not take yet
         self.state_failure = ""  # what is wrong with the state database, as last told
         self.started: float | None = None
+        self.revalidated: set[tuple[str, int]] = set()  # (task, attempt) checked again at start
 
     # ------------------------------------------------------------------ life cycle
 
@@ -106,7 +107,7 @@ class Daemon:
         self.watcher: Watcher | None = None
         self.lock = Lock(self.settings.state_dir / "daemon.lock")
         self.lock.acquire()
-        self.store = Store(self.settings.state_dir / "state.db")
+        self.store = self._open_store(self.settings.state_dir / "state.db")
         self.journal = Journal(self.store, self.view, self.clock, self.root, self.settings.session)
         self.guard = StateGuard(self.store)
         self.courier = Courier(
@@ -138,11 +139,8 @@ class Daemon:
             self.settings.workdir, self.settings.state_dir / "logs", self.events.put
         )
         try:
-            self.journal("daemon-start", f"daemon started in {self.root}")
-            self.started = self.clock()
-            with self._atomic():
-                self.store.set_meta("started", repr(self.started))
-            self._startup()
+            if not self._begin():
+                return 0
             self._watch()
             return self._loop()
         finally:
@@ -211,6 +209,45 @@ class Daemon:
                 return
             self.journal.trouble("state-folder", "")
 
+    @staticmethod
+    def _open_store(db: Path) -> Store:
+        """Open the state database. A folder deleted while it is being opened (`rm -rf
+        .orchestrate` as the daemon starts: its first statements fail) is made again, up to
+        twice; anything else wrong with it is for a person (a full disk, a corrupt file)."""
+        for _ in range(2):
+            try:
+                return Store(db)
+            except StateError:
+                if db.exists():
+                    raise
+        return Store(db)
+
+    def _begin(self) -> bool:
+        """Journal the start and recover. A state database that fails meanwhile (its folder
+        deleted as the daemon started, a full disk) is told, restored where it can be, and
+        the start tried again at each tick, as the next start after a crash would; False if
+        the daemon was stopped meanwhile."""
+        said = False
+        while True:
+            try:
+                if not said:
+                    self.journal("daemon-start", f"daemon started in {self.root}")
+                    said = True
+                self.started = self.clock()
+                with self._atomic():
+                    self.store.set_meta("started", repr(self.started))
+                self._startup()
+                self._state_trouble(None)
+                return True
+            except StateError as exc:
+                self._state_trouble(exc)
+            with suppress(StateError):
+                self._check_state()  # a vanished folder is restored here
+            items = self._take(self.timing.tick)
+            if any(isinstance(i, Stop) for i in items):
+                return False
+            self.deferred += [i for i in items if not isinstance(i, Woken)]
+
     def _startup(self) -> None:
         stored = self.store.tasks()
         queues = self._read_queues(starting=True)
@@ -248,9 +285,12 @@ class Daemon:
         for task_id, message in self.validator.end_leftovers():
             self.journal("validate", message, task=task_id)
         for task in self.state.tasks.values():
-            if task.status == st.VALIDATING:  # the daemon stopped while it was checking
+            checking = (task.id, task.attempts)
+            if task.status == st.VALIDATING and checking not in self.revalidated:
+                # The daemon stopped while it was checking (once, if the start is tried again).
                 self.journal("validate", f"{task.id} #{task.attempts}: validating again")
                 self._start_validation(task)
+                self.revalidated.add(checking)
         self._commands()
         self._handle(st.Tick())
 

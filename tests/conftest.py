@@ -5,6 +5,7 @@ Nothing here touches the developer's default tmux server, ~/.tmux.conf or $HOME.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -23,11 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator.daemon import Daemon
+from orchestrator.dashboard import PlainView
 from orchestrator.demo import sim_command as demo_sim
 from orchestrator.errors import StateError
 from orchestrator.rows import journal_line, json_text, status_json
 from orchestrator.snapshot import read_snapshot
 from orchestrator.store import Store
+from orchestrator.tmux import Tmux, server_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -207,6 +211,13 @@ class Workspace:
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=20)
+
+    def in_process(self, clock: Callable[[], float] = time.time) -> Daemon:
+        """A daemon to `run()` in this process, with exit_when_done, on the real tmux: for a
+        fault at a known point (a patched function, a clock that acts)."""
+        view = PlainView(io.StringIO())
+        tmux = Tmux(server_for(self.socket))
+        return Daemon(self.root, tmux, view, exit_when_done=True, clock=clock)
 
     def status(self) -> dict[str, Any]:
         """What `status --json` prints, read from the store in this process (the tests that

@@ -12,9 +12,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from orchestrator.database import Guarded
 from orchestrator.errors import AlreadyRunning
 from orchestrator.launch import send_command
 from orchestrator.lock import Lock, holder
@@ -344,3 +346,30 @@ def test_a_state_folder_gone_before_the_watch_starts_is_left_out(tmp_path: Path)
     finally:
         watcher.stop()
     Watcher(board, tmp_path / "queues", tmp_path / "nowhere" / "control", seen.append).stop()
+
+
+@pytest.mark.parametrize("statement", [1, 2, 3, 8])
+def test_a_state_folder_deleted_as_the_daemon_opens_it_is_made_again(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, statement: int
+) -> None:
+    """In this process, so that the folder goes at a known point: at one of the first
+    statements on the new database (its first three then fail with a disk I/O error: seen
+    once in a loaded run, where the daemon exited saying it would try again)."""
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.2)
+    ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
+    execute, calls = Guarded.execute, 0
+
+    def deleting(self: Guarded, sql: str, args: Any = ()) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == statement:
+            shutil.rmtree(ws.root / ".orchestrate")
+        return execute(self, sql, args)
+
+    monkeypatch.setattr(Guarded, "execute", deleting)
+    assert ws.in_process().run() == 0
+    monkeypatch.undo()
+    assert ws.statuses() == {"T-000": "done", "T-001": "done"}
+    assert delivered_once(ws, ["T-000", "T-001"])
+    assert ws.journal().count("daemon started in") == 1

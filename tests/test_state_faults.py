@@ -12,6 +12,7 @@ import errno
 import os
 import signal
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,38 @@ def test_a_full_disk_at_start_is_a_message_not_a_traceback(
     again = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr
     assert ws.markers() == Counter({"[orchestrate G-000 #1]": 1, "[orchestrate G-001 #1]": 1})
+
+
+def test_a_disk_full_as_the_daemon_starts_holds_the_start_until_there_is_room(
+    workspace: Workspace, small_disk: Path
+) -> None:
+    """In this process, so that the disk fills at a known point: once the database is open,
+    as the daemon journals its start. It says so, tries again each second, and once there
+    is room starts (journaled once) and runs: before, it exited saying it would try again."""
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.2)
+    ws.write_queue("q.yaml", simple_tasks("G", ["a"], 2))
+    filler: Path | None = None
+    calls = 0
+
+    def clock() -> float:
+        nonlocal calls, filler
+        calls += 1
+        if calls == 1:  # the stamp of "daemon started"
+            filler = fill(small_disk)
+        elif calls == 4 and filler is not None:  # a few tries later
+            filler.unlink()
+        return time.time()
+
+    daemon = ws.in_process(clock)
+    assert daemon.run() == 0
+    told = daemon.view.stream.getvalue()  # type: ignore[attr-defined]
+    assert "the disk is full: free some space" in told
+    assert ws.statuses() == {"G-000": "done", "G-001": "done"}
+    assert ws.markers() == Counter({"[orchestrate G-000 #1]": 1, "[orchestrate G-001 #1]": 1})
+    journal = ws.journal()
+    assert journal.count("daemon started in") == 1
+    assert "the state database can be written again" in journal
 
 
 def test_a_read_only_state_folder_is_a_message_for_every_command(
