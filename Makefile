@@ -29,8 +29,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict orchestrator bench
 
+# The tests mostly wait (on agents' delays, ticks, tmux): three workers per core keep the
+# cores busy (on 2 cores: 3.3 minutes, against 8 with one worker per core).
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(min(12, 3 * (os.cpu_count() or 1)))')
+
 unit: $(STAMP)
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n $(WORKERS) --dist worksteal
 
 test: lint typecheck unit
 
