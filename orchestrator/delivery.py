@@ -24,9 +24,10 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from functools import partial
 
+from .core.reading import BUSY, WAITING, Reading
 from .errors import TmuxError
 from .prompt import label, last_line, marker
-from .screen import BUSY, WAITING, Profile, Reading, classify
+from .screen import Profile, classify
 from .store import PASTED, PROMPT, SENT, Attempt, Store
 from .tmux import Tmux
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from .screen import RATE_LIMITED, Reading
+from .core.reading import RATE_LIMITED, Reading
 
 MARGIN = 60.0  # seconds after a reset announced as a clock time (minutes) before trying again
 

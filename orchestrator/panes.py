@@ -12,20 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .config import Agent, Settings
+from .core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, Reading
 from .errors import TmuxError
 from .limits import Limits
-from .screen import (
-    BUSY,
-    IDLE,
-    RATE_LIMITED,
-    STARTING,
-    Profile,
-    Reading,
-    classify,
-    output_still,
-    profile_for,
-    turn_over,
-)
+from .screen import Profile, classify, output_still, profile_for, turn_over
 from .store import Store
 from .tmux import SHELLS, PaneInfo, Tmux
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from .attention import Attention, Journal, Unconfirmed
+from .attention import Attention, Journal
 from .config import Settings
 from .core import state as st
+from .core.attention import Unconfirmed
 from .delivery import LANDING_LIMIT, Courier, Outbox, Outcome, Parcel
 from .errors import TmuxError
 from .panes import AgentPanes
@@ -102,8 +103,9 @@ class Sender:
                     agent=agent,
                 )
             if d.profile.reads_screen:
-                mark = marker(d.task, d.n, d.kind)
-                self.attention.expect(agent, Unconfirmed(d.task, d.n, d.kind, mark, self.clock()))
+                name = label(d.task, d.n, d.kind)
+                sent = Unconfirmed(d.task, d.n, name, marker(d.task, d.n, d.kind), self.clock())
+                self.attention.expect(agent, sent)
             what = "prompt" if d.kind == PROMPT else "request for missing fields"
             self.journal(
                 "sent",
@@ -157,5 +159,6 @@ class Sender:
             self.requeue(attempt.task, attempt.agent, outcome.message)
         elif outcome.pressed and profile.reads_screen:  # its screen confirms it, as after a send
             mark = marker(attempt.task, attempt.n, attempt.kind)
-            sent = Unconfirmed(attempt.task, attempt.n, attempt.kind, mark, self.clock())
+            name = label(attempt.task, attempt.n, attempt.kind)
+            sent = Unconfirmed(attempt.task, attempt.n, name, mark, self.clock())
             self.attention.expect(attempt.agent, sent)

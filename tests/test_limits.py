@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as hs
 
 from orchestrator import config
+from orchestrator.core.reading import IDLE
 from orchestrator.limits import MARGIN, Hold, Limits, reset_at
-from orchestrator.screen import IDLE, classify, profile_for
+from orchestrator.screen import classify, profile_for
 
 from .conftest import Workspace
 

@@ -8,14 +8,8 @@ from typing import NamedTuple
 import pytest
 
 from orchestrator import config, queueset
+from orchestrator.core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
 from orchestrator.screen import (
-    BUSY,
-    IDLE,
-    RATE_LIMITED,
-    STARTING,
-    UNKNOWN,
-    WAITING,
-    Reading,
     classify,
     output_still,
     profile_for,
