@@ -13,6 +13,11 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "orchestrator"
 PURE_HELPERS = {"orchestrator.blocks", "orchestrator.text"}
 THIRD_PARTY = {"libtmux", "watchdog", "pydantic", "typer", "rich", "yaml"}
+# What the core may not import: it is given the time and what was seen, and returns actions.
+DOES_IO = {
+    "os", "io", "time", "subprocess", "socket", "select", "signal", "threading", "queue",
+    "sqlite3", "shutil", "fcntl", "logging", "tempfile", "glob", "asyncio", "urllib", "http",
+}  # fmt: skip
 
 
 def module_name(path: Path) -> str:
@@ -68,6 +73,7 @@ def test_the_core_imports_only_the_standard_library_itself_and_the_pure_helpers(
             assert ours or (top in sys.stdlib_module_names and top != "orchestrator"), (
                 f"{module_name(path)} imports {name}"
             )
+            assert top not in DOES_IO, f"{module_name(path)} imports {name}: the core does no I/O"
     for helper in PURE_HELPERS:
         path = PACKAGE / f"{helper.split('.')[-1]}.py"
         assert all(n.split(".")[0] in sys.stdlib_module_names for n in imports(path)), helper
