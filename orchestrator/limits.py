@@ -1,20 +1,18 @@
-"""Usage limits. An agent whose screen shows a usage-limit notice gets nothing until the
-reset time the notice gives (a clock time: plus a minute), or for its `rate_limit_pause`
-when it gives none; its task in flight is left alone. Once that time has passed, the same
-notices on the screen are old news: only one more holds the agent again. Holds survive a
-restart of the daemon.
+"""Usage limits: when a notice on an agent's screen says its limit resets (`reset_at`: a
+clock time, plus a minute, or a span), and the holds decided in core/holds.py kept in the
+state database (they survive a restart of the daemon) and journaled.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from .core import holds
+from .core.holds import Hold
 from .core.reading import RATE_LIMITED, Reading
 
 MARGIN = 60.0  # seconds after a reset announced as a clock time (minutes) before trying again
@@ -89,15 +87,8 @@ def reset_at(text: str, now: float) -> float | None:
     return None
 
 
-@dataclass(frozen=True)
-class Hold:
-    until: float
-    notice: str  # the screen line that started it
-    why: str  # how `until` was found, for people
-
-
 class Limits:
-    """The agents held by a usage limit, and the notices that are old news."""
+    """The shell of core/holds.py: the holds kept in the state database, journaled."""
 
     def __init__(
         self,
@@ -105,45 +96,35 @@ class Limits:
         journal: Callable[[str, str, str], None],
         save: Callable[[str], None],
     ) -> None:
-        data = json.loads(saved) if saved else {}
-        self.holds = {a: Hold(**h) for a, h in data.get("holds", {}).items()}
-        self.stale: dict[str, int] = dict(data.get("stale", {}))  # agent -> old notices shown
+        self.now = holds.Holds.loads(saved)
         self.journal = journal  # (kind, message, agent)
         self.save = save
 
-    def _changed(self) -> None:
-        holds = {a: asdict(h) for a, h in self.holds.items()}
-        self.save(json.dumps({"holds": holds, "stale": self.stale}, ensure_ascii=False))
+    @property
+    def stale(self) -> Mapping[str, int]:  # agent -> old notices shown
+        return self.now.stale
+
+    @property
+    def holds(self) -> Mapping[str, Hold]:
+        return self.now.held
 
     def check(self, agent: str, reading: Reading, now: float, pause: float) -> Hold | None:
         """The hold on `agent` after a look at its screen, read with `stale` old notices."""
-        changed = False
-        if reading.notices < self.stale.get(agent, 0):  # old ones scrolled away
-            self.stale[agent] = reading.notices
-            changed = True
-        hold = self.holds.get(agent)
-        if hold is not None and now >= hold.until:
-            del self.holds[agent]
-            self.stale[agent] = reading.notices  # every notice shown now is old news
-            hold = None
-            changed = True
+        fresh = reading.state == RATE_LIMITED and agent not in self.now.held
+        reset = reset_at(reading.reset or reading.line, now) if fresh else None
+        after, hold, news = holds.check(self.now, agent, reading, now, pause, reset)
+        if after is not self.now:
+            self.now = after
+            self.save(after.dumps())
+        if news == holds.LIFTED:
             self.journal("agent", f"{agent}: its usage limit should have reset; ready again", agent)
-        elif hold is None and reading.state == RATE_LIMITED:
-            at = reset_at(reading.reset or reading.line, now)
-            if at is not None:
-                until, why = at, "the reset time it shows"
-            else:
-                until, why = now + pause, f"no reset time shown: rate_limit_pause {pause:.0f}s"
-            hold = self.holds[agent] = Hold(until, reading.line, why)
-            changed = True
+        elif news == holds.STARTED and hold is not None:
             self.journal(
                 "rate-limited",
-                f"{agent} is rate-limited until {_clock(until)} ({why}): {reading.line!r}; "
-                "it gets nothing until then, its task in flight is left alone",
+                f"{agent} is rate-limited until {_clock(hold.until)} ({hold.why}): "
+                f"{reading.line!r}; it gets nothing until then, its task in flight is left alone",
                 agent,
             )
-        if changed:
-            self._changed()
         return hold
 
 

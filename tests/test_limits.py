@@ -10,12 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from orchestrator import config
-from orchestrator.core.reading import IDLE
-from orchestrator.limits import MARGIN, Hold, Limits, reset_at
+from orchestrator.core import holds
+from orchestrator.core.holds import Hold, Holds
+from orchestrator.core.reading import IDLE, RATE_LIMITED, Reading
+from orchestrator.limits import MARGIN, Limits, reset_at
 from orchestrator.screen import classify, profile_for
 
 from .conftest import Workspace
@@ -119,6 +121,41 @@ def test_a_hold_ends_at_its_time_and_old_notices_are_then_ignored() -> None:
     assert look("> ", 114.0) is None and limits.stale["a"] == 0
     hold = look("usage limit reached\n> ", 115.0, pause=60)
     assert hold is not None and hold.until == 175.0 and "rate_limit_pause" in hold.why
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    looks=hs.lists(
+        hs.tuples(
+            hs.floats(0.1, 50.0),  # seconds since the look before
+            hs.booleans(),  # the screen shows a usage-limit notice it reads as new
+            hs.integers(0, 3),  # notices on the screen
+            hs.one_of(hs.none(), hs.floats(1.0, 100.0)),  # the reset it gives, from now
+        ),
+        max_size=25,
+    )
+)
+def test_any_history_of_looks_holds_until_the_reset_and_starts_each_hold_once(
+    looks: list[tuple[float, bool, int, float | None]],
+) -> None:
+    state, now = Holds(), 0.0
+    for gap, limited, notices, reset in looks:
+        now += gap
+        reading = Reading(RATE_LIMITED if limited else IDLE, line="limit", notices=notices)
+        before = state.held.get("a")
+        at = now + reset if reset is not None else None
+        state, hold, news = holds.check(state, "a", reading, now, 30.0, at)
+        assert Holds.loads(state.dumps()) == state  # what a restart reads back
+        if before is not None and now < before.until:
+            assert hold == before and news is None  # held: neither lifted nor started again
+        if news == holds.LIFTED:
+            assert before is not None and now >= before.until and hold is None
+            assert state.stale["a"] == notices  # what shows now is old news
+        if news == holds.STARTED:
+            assert hold is not None and limited and before is None  # a lift starts nothing
+            assert hold.until == (at if at is not None else now + 30.0)
+        if hold is None:
+            assert "a" not in state.held
 
 
 def events(ws: Workspace) -> list[dict[str, Any]]:
