@@ -1,9 +1,9 @@
 """The agents' windows: found or created, repaired when they vanish, watched for life.
 
 An agent is *present* while its pane lives, and *ready* once the pane runs a program (not a
-shell) that has been up for `settle` seconds, has drawn something (a blank pane is a program
-still loading, which would lose what is typed) and has ended its turn (screen.turn_over: agents
-go on writing after they report); only a ready agent is given a prompt.
+shell) that has settled (core/lifecycle.py decides when, and when a program that exited is
+started again); only a ready agent is given a prompt. Here the panes are looked at, their
+screens read and their programs started.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .config import Agent, Settings
-from .core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, Reading
+from .core import lifecycle
+from .core.lifecycle import READY, Backoff
+from .core.reading import Reading
 from .errors import TmuxError
 from .limits import Limits
-from .screen import Profile, classify, output_still, profile_for, turn_over
+from .screen import Profile, classify, profile_for
 from .store import Store
 from .tmux import SHELLS, PaneInfo, Tmux
 
@@ -64,7 +66,7 @@ class AgentPanes:
         self.first_idle: dict[str, float] = {}  # read profiles: first idle screen since start
         self.screens: dict[str, tuple[str, float]] = {}  # read profiles: (screen, shown since)
         self.profiles: dict[str, Profile] = {}
-        self.restarts: dict[str, tuple[int, float]] = {}  # agent -> (restarts, not before)
+        self.restarts: dict[str, Backoff] = {}  # agent -> its restarts' backoff
         self.session_lost = False  # the session was found missing (journaled once)
         self.exits_told: set[str] = set()  # agents whose dead pane's last words are journaled
         self.unwatched: dict[str, float] = {}  # agent nothing waits for -> its screen last read
@@ -143,13 +145,13 @@ class AgentPanes:
             profile = self.profile(name)
             if not profile.reads_screen:
                 since = self.program_since.setdefault(name, now)
-                if now - since < profile.settle or not self._drawn(name, name in watched, now):
-                    self.details[name] = STARTING
-                    continue
-                if output_still(info.activity, now) >= profile.quiet:
+                settled = now - since >= profile.settle
+                drawn = settled and self._drawn(name, name in watched, now)
+                printed = lifecycle.output_still(info.activity, now)
+                verdict = lifecycle.output_verdict(since, drawn, printed, profile.pace, now)
+                self.details[name] = verdict
+                if verdict == READY:
                     ready.add(name)
-                else:
-                    self.details[name] = BUSY  # it printed within `quiet`: its turn goes on
                 continue
             if not self._look_due(name, name in watched, now):
                 if self.shown.get(name) == "":
@@ -190,32 +192,18 @@ class AgentPanes:
 
     def _ready(self, name: str, screen: str, reading: Reading, activity: float, now: float) -> bool:
         """May the agent whose screen reads so be given a prompt? If not, `details` says why."""
-        profile = self.profile(name)
-        still = self._still(name, screen, activity, now)
-        if self.limits.check(name, reading, now, self.config(name).rate_limit_pause):
-            self.details[name] = RATE_LIMITED
-            return False
-        if reading.state != IDLE:
-            self.details[name] = reading.state
-            return False
-        first = self.first_idle.setdefault(name, now)
-        if now - first < profile.settle:
-            self.details[name] = "starting"
-        elif not turn_over(reading, still, profile):
-            self.details[name] = BUSY  # idle-looking, but still writing its turn
-        else:
-            return True
-        return False
-
-    def _still(self, name: str, screen: str, activity: float, now: float) -> float:
-        """For how long the agent's screen has shown what it shows now: since the first capture
-        that showed it, and at most since its window last printed, as tmux says (1 s steps):
-        a screen not captured for a while, or never, need not wait again."""
-        shown = self.screens.get(name)
-        if shown is None or shown[0] != screen:
-            shown = (screen, min(now, activity + 1.0))
-            self.screens[name] = shown
-        return now - shown[1]
+        shown = self.screens[name] = lifecycle.shown_since(
+            self.screens.get(name), screen, activity, now
+        )
+        held = self.limits.check(name, reading, now, self.config(name).rate_limit_pause)
+        verdict, first = lifecycle.screen_verdict(
+            reading, held is not None, self.first_idle.get(name), now - shown[1],
+            self.profile(name).pace, now,
+        )  # fmt: skip
+        if first is not None:
+            self.first_idle[name] = first
+        self.details[name] = verdict
+        return verdict == READY
 
     def _reopened(self, name: str, panes: dict[str, PaneInfo]) -> bool:
         """Is the agent's pane dead, with a living window of its name beside it?"""
@@ -287,21 +275,16 @@ class AgentPanes:
 
     # ------------------------------------------------------------------ restarts
 
-    BACKOFF_FIRST = 1.0
-    BACKOFF_MAX = 60.0
-    HEALTHY_AFTER = 60.0
-
     def _due(self, name: str, now: float) -> bool:
         """May the agent be restarted now? Counts the restart and sets the next delay."""
-        count, not_before = self.restarts.get(name, (0, 0.0))
-        if now < not_before:
+        backoff, delay = lifecycle.restart(self.restarts.get(name), now)
+        if backoff is None or delay is None:
             return False
-        delay = min(self.BACKOFF_MAX, self.BACKOFF_FIRST * 2**count)
-        self.restarts[name] = (count + 1, now + delay)
+        self.restarts[name] = backoff
         self.journal(
             "restart",
-            f"{name}: starting {self.config(name).command!r} again (restart {count + 1}; "
-            f"the next no sooner than {delay:.0f}s from now)",
+            f"{name}: starting {self.config(name).command!r} again (restart "
+            f"{backoff.restarts}; the next no sooner than {delay:.0f}s from now)",
             name,
         )
         return True
@@ -316,8 +299,8 @@ class AgentPanes:
     def _healthy(self, name: str, now: float) -> None:
         """A program that has run a while resets its restart backoff."""
         since = self.program_since.get(name) or self.first_idle.get(name)
-        if name in self.restarts and since is not None and now - since > self.HEALTHY_AFTER:
-            del self.restarts[name]
+        if lifecycle.healthy(self.restarts.get(name), since, now) is None:
+            self.restarts.pop(name, None)
 
     def unsettle(self, name: str) -> None:
         """The agent's pane could not take a text: wait for it to settle again."""

@@ -8,7 +8,8 @@ typing into it would approve a command.
 Idle is not enough for a next prompt: agents go on writing after they report, and Codex 0.169
 shows no busy line while it streams its answer (docs/AGENT_CLIS.md). A turn has ended once the
 screen reads idle and shows the end of the latest turn (the profile's `turn_end`, e.g. Codex's
-`Worked for 2s`), or has not changed for the profile's `quiet` seconds.
+`Worked for 2s`), or has not changed for the profile's `quiet` seconds (core/lifecycle.py
+decides it from the reading).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from . import yamlsrc
 from .config import PROFILES, Agent, ProfileModel, validate_model
+from .core.lifecycle import Pace
 from .core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
 from .prompt import last_line
 
@@ -41,6 +43,10 @@ class Profile:
     approve: tuple[str, ...]
     turn_end: tuple[re.Pattern[str], ...] = ()  # the end of the latest turn shows on screen
     quiet: float = 1.0  # or a screen (generic: output) still this long ends a turn
+
+    @property
+    def pace(self) -> Pace:
+        return Pace(self.settle, self.quiet)
 
     @property
     def reads_screen(self) -> bool:
@@ -157,16 +163,3 @@ def classify(screen: str, profile: Profile, stale: int = 0) -> Reading:
             reset = _reset_time(screen, match, profile) if state == RATE_LIMITED else None
             return Reading(state, line, reset, bottom, placeholder, len(limits), ended)
     return Reading(UNKNOWN, "", None, bottom, placeholder, len(limits), ended)
-
-
-def turn_over(reading: Reading, still: float, profile: Profile) -> bool:
-    """May the agent be given its next prompt: has its turn ended? Its screen reads idle (the
-    idle pattern, no busy one) and either shows the end of its latest turn (`turn_end`) or has
-    shown the same text for the profile's `quiet` seconds (`still`). Pure."""
-    return reading.state == IDLE and (reading.ended or still >= profile.quiet)
-
-
-def output_still(activity: float, now: float) -> float:
-    """Seconds for which a pane has printed nothing, at least, from tmux's `window_activity`:
-    the time of its last output in whole seconds (so up to 1 s later than it says)."""
-    return max(0.0, now - (activity + 1.0))

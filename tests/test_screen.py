@@ -8,13 +8,9 @@ from typing import NamedTuple
 import pytest
 
 from orchestrator import config, queueset
+from orchestrator.core.lifecycle import output_still, turn_over
 from orchestrator.core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
-from orchestrator.screen import (
-    classify,
-    output_still,
-    profile_for,
-    turn_over,
-)
+from orchestrator.screen import classify, profile_for
 
 RULE = "─" * 60
 
@@ -303,7 +299,7 @@ RULES = [
 def test_a_prompt_goes_only_once_the_turn_is_over(case: Rule) -> None:
     codex = profile_for(agent("codex"))
     assert codex.quiet == 3.0
-    assert turn_over(case.reading, case.still, codex) == case.over
+    assert turn_over(case.reading, case.still, codex.pace) == case.over
 
 
 def test_output_is_still_from_the_end_of_the_second_tmux_names() -> None:
