@@ -11,8 +11,8 @@ import logging
 import os
 import queue
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from .core import state as st
 from .dashboard import View
 from .delivery import Courier, Faults, Outbox
 from .errors import ConfigError, StateError, TmuxError
+from .executor import Executor
 from .journal import Journal
 from .lock import Lock
 from .notify import Notifier, NotifyProblem
@@ -34,7 +35,7 @@ from .rows import Snapshot
 from .sending import Sender
 from .snapshot import snapshot
 from .statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
-from .store import FIELDS, PROMPT, SENDING, Store
+from .store import Store
 from .tmux import Tmux
 from .validation import Validator
 from .watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
@@ -79,7 +80,6 @@ class Daemon:
         self.clock = clock
         self.sleep = sleep
         self.events: queue.Queue[object] = queue.Queue()
-        self.state = st.State()
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.queue_problems: tuple[str, ...] = ()
         self.planned: st.State | None = None  # the state the loop last planned on
@@ -90,6 +90,15 @@ class Daemon:
         self.state_failure = ""  # what is wrong with the state database, as last told
         self.started: float | None = None
         self.revalidated: set[tuple[str, int]] = set()  # (task, attempt) checked again at start
+
+    @property
+    def state(self) -> st.State:
+        """The state in memory, which the executor owns."""
+        return self.executor.state
+
+    @state.setter
+    def state(self, state: st.State) -> None:
+        self.executor.state = state
 
     # ------------------------------------------------------------------ life cycle
 
@@ -122,8 +131,14 @@ class Daemon:
             lambda kind, message, agent: self.journal(kind, message, agent=agent),
         )
         self.attention = Attention(self.tmux, self.agents, self.journal)
-        self.sender = Sender(
-            self,
+        self.validator = Validator(
+            self.settings.workdir, self.settings.state_dir / "logs", self.events.put
+        )
+        self.executor = Executor(
+            self.store, self.journal, self.validator, self.agents.details, self.clock
+        )
+        self.sender = self.executor.sender = Sender(
+            self.executor,
             self.courier,
             self.outbox,
             self.agents,
@@ -135,9 +150,6 @@ class Daemon:
         )
         self.notifier = Notifier(self.settings.notify, self.settings.workdir, self.events.put)
         self.journal.notifier = self.notifier
-        self.validator = Validator(
-            self.settings.workdir, self.settings.state_dir / "logs", self.events.put
-        )
         try:
             if not self._begin():
                 return 0
@@ -234,7 +246,7 @@ class Daemon:
                     self.journal("daemon-start", f"daemon started in {self.root}")
                     said = True
                 self.started = self.clock()
-                with self._atomic():
+                with self.executor.atomic():
                     self.store.set_meta("started", repr(self.started))
                 self._startup()
                 self._state_trouble(None)
@@ -270,7 +282,7 @@ class Daemon:
             stall_after=self.settings.stall_after,
         )
         self.agents.prepare(agents)
-        self._handle(st.QueueLoaded(tuple(queues)), dispatch=False)
+        self.executor.handle(st.QueueLoaded(tuple(queues)), dispatch=False)
         self.reader = BoardReader(
             self.settings.board,
             self.store.reader_state(),
@@ -289,10 +301,10 @@ class Daemon:
             if task.status == st.VALIDATING and checking not in self.revalidated:
                 # The daemon stopped while it was checking (once, if the start is tried again).
                 self.journal("validate", f"{task.id} #{task.attempts}: validating again")
-                self._start_validation(task)
+                self.executor.validate(task)
                 self.revalidated.add(checking)
         self._commands()
-        self._handle(st.Tick())
+        self.executor.handle(st.Tick())
 
     def _loop(self) -> int:
         next_tick = self.clock() + self.timing.tick
@@ -334,7 +346,7 @@ class Daemon:
                     pending = board is not None and board.pending
                     settle_at = now + self.timing.settle if pending else None
                 if tick or self.state is not self.planned:  # else it would decide the same
-                    self._handle(st.Tick())
+                    self.executor.handle(st.Tick())
                     self.planned = self.state
                 self._note_all_done()
                 self.publisher.soon(self.state, self.timing.tick, self._snapshot)
@@ -372,7 +384,7 @@ class Daemon:
                 raise
         while checked:
             try:
-                self._handle(checked[0])
+                self.executor.handle(checked[0])
             except StateError:
                 self.deferred += checked
                 raise
@@ -448,7 +460,7 @@ class Daemon:
                 self.journal("queue-error", str(problem))
             return
         known = set(self.state.tasks)
-        self._handle(st.QueueLoaded(tuple(tasks)))
+        self.executor.handle(st.QueueLoaded(tuple(tasks)))
         added = [t.id for t in tasks if t.id not in known]
         if added:
             self.journal(
@@ -458,12 +470,12 @@ class Daemon:
     def _commands(self) -> None:
         """Apply the operators' commands queued by the CLI, and answer each."""
         for seq, command, target in self.store.pending_commands():
-            answers = self._handle(st.Control(command, target))
+            answers = self.executor.handle(st.Control(command, target))
             answer = next(
                 (a for a in answers if isinstance(a, st.Answer)),
                 st.Answer(False, "not understood"),
             )
-            with self._atomic():
+            with self.executor.atomic():
                 self.store.answer_command(seq, answer.ok, answer.message)
                 self.journal("command", f"{command} {target}: {answer.message}", task=target)
 
@@ -487,12 +499,12 @@ class Daemon:
         now = self.clock()
         effects: list[st.Action] = []
         try:
-            with self._atomic():
+            with self.executor.atomic():
                 self._record_read(result, now, effects)
         except BaseException:
             self.reader = before  # read again once the store can take it
             raise
-        self._side_effects(effects)
+        self.executor.carry_out(effects)
         if result.blocks:
             self.faults.reached("board-read")
         if dispatch and result.blocks:
@@ -511,7 +523,7 @@ class Daemon:
             if any(p.reads_screen or p.quiet > 0 for p in profiles):
                 self._poll_agents()
             else:
-                self._handle(st.Tick())
+                self.executor.handle(st.Tick())
         return result
 
     def _record_read(self, result: ReadResult, now: float, effects: list[st.Action]) -> None:
@@ -531,7 +543,7 @@ class Daemon:
                 data={"status": block.status, "fields": dict(block.fields), "line": block.line},
             )
             actions = sch.decide(self.state, st.Reported(block), now, dispatch=False)
-            self._record(actions)
+            self.executor.record(actions)
             effects += actions
 
     # ------------------------------------------------------------------ tmux and agents
@@ -554,94 +566,9 @@ class Daemon:
         readings = {n: r for n, r in seen.readings.items() if n not in self.outbox.flying}
         self.attention.look(self.state, readings, self.clock())
         self.state = st.with_activity(self.state, seen.activity)
-        self._handle(st.AgentsSeen(seen.present, seen.ready, seen.running), dispatch=dispatch)
-
-    # ------------------------------------------------------------------ sends
-
-    def _record(self, actions: Sequence[st.Action]) -> None:
-        """Record and apply a decision's actions (inside the caller's transaction), each send
-        with its attempt row (stage `sending`): no text goes out unrecorded."""
-        now = self.clock()
-        for action in actions:
-            if isinstance(action, st.Dispatch | st.FollowUp):
-                kind = PROMPT if isinstance(action, st.Dispatch) else FIELDS
-                self.store.record_attempt(
-                    action.task_id, action.attempt, action.agent, SENDING, now, kind
-                )
-                self.sender.recorded[(action.task_id, action.attempt, kind)] = now
-        self._perform(actions)
-        for action in actions:
-            if isinstance(action, st.Dispatch):
-                self.journal(
-                    "dispatch",
-                    f"{action.task_id} -> {action.agent} (attempt {action.attempt})",
-                    task=action.task_id,
-                    agent=action.agent,
-                )
-
-    # ------------------------------------------------------------------ validation
-
-    def _start_validation(self, task: st.TaskState) -> None:
-        self.validator.start(task.id, task.attempts, task.task.validate, task.task.timeout)
-
-    # ------------------------------------------------------------------ actions
-
-    def perform(self, actions: Sequence[st.Action]) -> None:
-        """Record and apply actions in a transaction of their own (for the Sender)."""
-        with self._atomic():
-            self._perform(actions)
-
-    @contextmanager
-    def _atomic(self) -> Iterator[None]:
-        """A store transaction whose failure also undoes its change of the state in memory,
-        so that memory never runs ahead of what is recorded (a full disk, a read-only file)."""
-        before = self.state
-        try:
-            with self.store.transaction():
-                yield
-        except BaseException:
-            self.state = before
-            raise
-
-    def _handle(self, event: st.Event, dispatch: bool = True) -> list[st.Action]:
-        actions = sch.decide(self.state, event, self.clock(), dispatch=dispatch)
-        if actions:
-            with self._atomic():
-                self._record(actions)
-            self._side_effects(actions)
-        return actions
-
-    def _side_effects(self, actions: Iterable[st.Action]) -> None:
-        """What the actions ask of the world, once their state change and their sends'
-        attempts are committed (`_record`)."""
-        sends = [a for a in actions if isinstance(a, st.Dispatch | st.FollowUp)]
-        for action in actions:
-            if isinstance(action, st.Validate):
-                self._start_validation(self.state.tasks[action.task_id])
-        while sends:  # each agent once per batch: its texts go one after another
-            agents = {a.agent: a for a in reversed(sends)}
-            batch = [a for a in sends if agents[a.agent] is a]
-            self.sender.send(batch)
-            sends = [a for a in sends if agents[a.agent] is not a]
-
-    def _perform(self, actions: Iterable[st.Action]) -> None:
-        """Record and apply state actions (inside the caller's transaction).
-
-        The batch is folded once (one copy of the task map, however many actions: a queue
-        of thousands of tasks loads in one pass) and each task it touched is saved once.
-        """
-        actions = list(actions)
-        before = self.state
-        self.state = st.fold(before, actions, self.clock())
-        for task_id in {t for action in actions for t in _touched(action)}:
-            if before.tasks.get(task_id) != self.state.tasks.get(task_id):
-                self.store.save_task(self.state.tasks[task_id])
-        for action in actions:
-            if isinstance(action, st.RememberOrphan):
-                self.store.remember_orphan(action.ref, action.status)
-            elif isinstance(action, st.SetPaused):
-                self.store.set_paused(action.agent, action.paused)
-        self.journal.actions(before, self.state, actions, self.agents.details)
+        self.executor.handle(
+            st.AgentsSeen(seen.present, seen.ready, seen.running), dispatch=dispatch
+        )
 
     # ------------------------------------------------------------------ output
 
@@ -658,11 +585,3 @@ class Daemon:
             str(self.settings.board),
             (*self.queue_problems, *self.journal.problems()),
         )
-
-
-def _touched(action: st.Action) -> tuple[str, ...]:
-    if isinstance(action, st.AddTask | st.UpdateTask):
-        return (action.task.id,)
-    if isinstance(action, st.Dispatch | st.Update | st.Requeue | st.FollowUp):
-        return (action.task_id,)
-    return ()
