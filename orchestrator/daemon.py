@@ -17,20 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .attention import Attention
-from .board import BoardNotAFile, BoardReader, ReadResult, candidates
-from .config import Task, agents_for, load_settings
+from .board import ReadResult
+from .config import agents_for, load_settings
 from .core import scheduler as sch
 from .core import state as st
 from .dashboard import View
 from .delivery import Courier, Faults, Outbox
 from .errors import ConfigError, StateError, TmuxError
 from .executor import Executor
+from .intake import Intake
 from .journal import Journal
 from .lock import Lock
 from .notify import Notifier, NotifyProblem
 from .panes import AgentPanes
 from .publish import Publisher
-from .queueset import merge_queues, read_all
+from .queueset import InForce
 from .rows import Snapshot
 from .sending import Sender
 from .snapshot import snapshot
@@ -80,8 +81,6 @@ class Daemon:
         self.clock = clock
         self.sleep = sleep
         self.events: queue.Queue[object] = queue.Queue()
-        self.last_good: dict[Path, tuple[Task, ...]] = {}
-        self.queue_problems: tuple[str, ...] = ()
         self.planned: st.State | None = None  # the state the loop last planned on
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
@@ -119,6 +118,7 @@ class Daemon:
         self.store = self._open_store(self.settings.state_dir / "state.db")
         self.journal = Journal(self.store, self.view, self.clock, self.root, self.settings.session)
         self.guard = StateGuard(self.store)
+        self.queues = InForce(self.settings, lambda kind, message: self.journal(kind, message))
         self.courier = Courier(
             self.tmux, self.store, self.clock, self.sleep, self.faults, self._wake
         )
@@ -262,7 +262,7 @@ class Daemon:
 
     def _startup(self) -> None:
         stored = self.store.tasks()
-        queues = self._read_queues(starting=True)
+        queues = self.queues.read(starting=True)
         agents = agents_for(self.settings, [*(t.task for t in stored), *queues])
         paused = self.store.paused_agents()
         held = {t.agent: t.id for t in stored if t.status in st.ACTIVE and t.agent}
@@ -283,11 +283,8 @@ class Daemon:
         )
         self.agents.prepare(agents)
         self.executor.handle(st.QueueLoaded(tuple(queues)), dispatch=False)
-        self.reader = BoardReader(
-            self.settings.board,
-            self.store.reader_state(),
-            self.store.seen(),
-            self.store.seen_refs(),
+        self.intake = Intake(
+            self.settings.board, self.store, self.journal, self.executor, self.faults, self.clock
         )
         # A block at the end closes (the file ends with a whole line); a partial last
         # line waits for the loop's settle timer.
@@ -434,27 +431,9 @@ class Daemon:
 
     # ------------------------------------------------------------------ queues and commands
 
-    def _read_queues(self, starting: bool = False) -> list[Task]:
-        """The tasks in force. While running, a broken file keeps its last good version; at
-        start there is none: ConfigError with every problem (the start is refused)."""
-        queues = merge_queues(
-            self.settings, read_all(self.settings, self.last_good), self.last_good
-        )
-        if starting and queues.problems:
-            raise ConfigError(list(queues.problems))
-        self.last_good = dict(queues.by_file)
-        problems = tuple(str(p) for p in queues.problems)
-        if problems != self.queue_problems:
-            for problem in problems:
-                self.journal("queue-error", f"{problem} (last good version kept)")
-            if self.queue_problems and not problems:
-                self.journal("queue-ok", "queue files are valid again")
-        self.queue_problems = problems
-        return queues.tasks
-
     def _reload_queues(self) -> None:
         try:
-            tasks = self._read_queues()
+            tasks = self.queues.read()
         except ConfigError as exc:  # the daemon never dies on input
             for problem in exc.problems:
                 self.journal("queue-error", str(problem))
@@ -482,32 +461,10 @@ class Daemon:
     # ------------------------------------------------------------------ board
 
     def _read_board(self, final: bool, dispatch: bool = True) -> ReadResult | None:
-        """Read new blocks and apply them; the read's result (None if the board could not
-        be read). `final`: the settle timer, so that a block at the end closes."""
-        before = self.reader.copy()
-        try:
-            result = self.reader.read(final=final)
-        except BoardNotAFile as exc:
-            self.journal.trouble("board", f"{exc}; will retry")
-            return None
-        except OSError as exc:
-            self.journal.trouble("board", f"cannot read {self.settings.board}: {exc}; will retry")
-            return None
-        self.journal.trouble("board", "")
-        if result.rescanned:
-            self.journal("board-rewritten", "the board was rewritten: re-read, old blocks skipped")
-        now = self.clock()
-        effects: list[st.Action] = []
-        try:
-            with self.executor.atomic():
-                self._record_read(result, now, effects)
-        except BaseException:
-            self.reader = before  # read again once the store can take it
-            raise
-        self.executor.carry_out(effects)
-        if result.blocks:
-            self.faults.reached("board-read")
-        if dispatch and result.blocks:
+        """Take in the board's new blocks (intake.py); the read's result (None if the board
+        could not be read). `final`: the settle timer, so that a block at the end closes."""
+        result = self.intake.read(final)
+        if dispatch and result is not None and result.blocks:
             # A free agent (one a report freed, or one a finished dependency gives work) is
             # fed now, not at the next tick, and so is one asked for missing fields. If any
             # of them reads its screen or waits for its output to stop (`quiet`), the screens
@@ -525,26 +482,6 @@ class Daemon:
             else:
                 self.executor.handle(st.Tick())
         return result
-
-    def _record_read(self, result: ReadResult, now: float, effects: list[st.Action]) -> None:
-        """A read's position, counted blocks and notes, and the reports' effects (inside the
-        caller's transaction)."""
-        self.store.save_reader(result.state, result.counted, dict(result.refs), result.forgotten)
-        for note in result.notes:
-            task = next((t for t in candidates(note.ref) if t in self.state.tasks), None)
-            self.journal(note.kind, note.message, task=task)
-        for block in result.blocks:
-            fields = ", ".join(f"{n}={v}" for n, v in block.fields)
-            self.journal(
-                "report",
-                f"{block.ref}: {block.status} (board line {block.line})"
-                + (f": {fields}" if fields else ""),
-                task=next((c for c in block.candidates if c in self.state.tasks), block.ref),
-                data={"status": block.status, "fields": dict(block.fields), "line": block.line},
-            )
-            actions = sch.decide(self.state, st.Reported(block), now, dispatch=False)
-            self.executor.record(actions)
-            effects += actions
 
     # ------------------------------------------------------------------ tmux and agents
 
@@ -583,5 +520,5 @@ class Daemon:
             running,
             self.started,
             str(self.settings.board),
-            (*self.queue_problems, *self.journal.problems()),
+            (*self.queues.problems, *self.journal.problems()),
         )

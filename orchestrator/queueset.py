@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,6 +211,35 @@ def merge_queues(
             else:
                 del in_force[file]
     return QueueSet(by_file=in_force, problems=tuple(dict.fromkeys(problems)))
+
+
+class InForce:
+    """The queue files while the daemon runs: the tasks in force, a broken file's last good
+    version kept; its problems journaled when they change, and once when they are gone."""
+
+    def __init__(self, settings: Settings, journal: Callable[[str, str], None]) -> None:
+        self.settings = settings
+        self.journal = journal  # (kind, message)
+        self.last_good: dict[Path, tuple[Task, ...]] = {}
+        self.problems: tuple[str, ...] = ()  # as last journaled
+
+    def read(self, starting: bool = False) -> list[Task]:
+        """The tasks in force. At start there is no last good version: ConfigError with every
+        problem (the start is refused)."""
+        queues = merge_queues(
+            self.settings, read_all(self.settings, self.last_good), self.last_good
+        )
+        if starting and queues.problems:
+            raise ConfigError(list(queues.problems))
+        self.last_good = dict(queues.by_file)
+        problems = tuple(str(p) for p in queues.problems)
+        if problems != self.problems:
+            for problem in problems:
+                self.journal("queue-error", f"{problem} (last good version kept)")
+            if self.problems and not problems:
+                self.journal("queue-ok", "queue files are valid again")
+        self.problems = problems
+        return queues.tasks
 
 
 def _flatten(by_file: Mapping[Path, tuple[Task, ...]]) -> list[Task]:
