@@ -20,10 +20,10 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__, config, launch, queueset
+from .adapters.lock import UNKNOWN, holder
 from .errors import ConfigError, OrchestrateError
-from .lock import UNKNOWN, holder
-from .rows import journal_line, json_text, status_json
-from .snapshot import read_snapshot
+from .views.rows import journal_line, json_text, status_json
+from .views.snapshot import read_snapshot
 
 
 def _plain_help(params: list[Any]) -> None:
@@ -218,7 +218,7 @@ def start(
         for line in lines:
             typer.echo(line, err=not ok)
         raise typer.Exit(0 if ok else 1)
-    from .dashboard import view_for  # rich: imported by the commands that draw with it
+    from .views.dashboard import view_for  # rich: imported by the commands that draw with it
 
     raise typer.Exit(launch.run_daemon(root, view_for(plain), exit_when_done))
 
@@ -273,7 +273,7 @@ def status(
     if as_json:
         typer.echo(json_text(status_json(snap)))
         return
-    from .dashboard import print_status
+    from .views.dashboard import print_status
 
     print_status(snap)
     if snap.running and not (_root(ctx) / ".orchestrate" / "state.db").exists():
@@ -293,8 +293,8 @@ def report(
     ] = "ORCHESTRATOR_REPORT.md",
 ) -> None:
     """Write a markdown summary: each task's attempts and times, each agent's busy and idle time."""
-    from .report import report as render_report
-    from .store import Store
+    from .adapters.store import Store
+    from .views.report import report as render_report
 
     root = _root(ctx)
     settings = config.load_settings(root)
@@ -324,7 +324,7 @@ def watch(
     interval: Annotated[float, typer.Option(help="Seconds between two reads.")] = 0.5,
 ) -> None:
     """Follow a daemon running elsewhere: its dashboard, read-only (Ctrl-C leaves)."""
-    from .dashboard import view_for
+    from .views.dashboard import view_for
 
     launch.follow(_root(ctx), view_for(plain), interval)
 
@@ -343,8 +343,8 @@ def logs(
     last: Annotated[int, typer.Option("-n", "--last", help="How many past events.")] = 200,
 ) -> None:
     """The event journal."""
+    from .adapters.store import Store
     from .config import refuse_link
-    from .store import Store
 
     root = _root(ctx)
     db = refuse_link(root / ".orchestrate") / "state.db"

@@ -24,12 +24,12 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from functools import partial
 
+from .adapters.store import PASTED, PROMPT, SENT, Attempt, Store
+from .adapters.tmux import Tmux
 from .core.reading import BUSY, WAITING, Reading
 from .errors import TmuxError
 from .prompt import label, last_line, marker
 from .screen import Profile, classify
-from .store import PASTED, PROMPT, SENT, Attempt, Store
-from .tmux import Tmux
 
 FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")
 LANDING_LIMIT = 3.0  # seconds a paste may take to show before Enter goes anyway

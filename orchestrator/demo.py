@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from . import yamlsrc
-from .dashboard import view_for
 from .errors import OrchestrateError
+from .views.dashboard import view_for
 
 SOURCE = Path(__file__).resolve().parent.parent
 SEED_QUEUES = ("auto-v4.yaml", "dispatch-batch.yaml")
@@ -107,8 +107,8 @@ def _minutes(delay: float) -> str:
 
 
 def run_demo(delay: float, keep: bool, plain: bool) -> int:
+    from .adapters.tmux import Tmux, server_for
     from .launch import run_daemon
-    from .tmux import Tmux, server_for
 
     folder = Path(tempfile.mkdtemp(prefix="orchestrate-demo-"))
     socket = f"orchestrate-demo-{os.getpid()}"

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
+from .adapters.store import FIELDS, PROMPT, SENDING, Store
 from .core import scheduler as sch
 from .core import state as st
 from .journal import Journal
-from .store import FIELDS, PROMPT, SENDING, Store
 from .validation import Validator
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .adapters.store import Store
 from .board import BoardNotAFile, BoardReader, ReadResult, candidates
 from .core import scheduler as sch
 from .core import state as st
 from .delivery import Faults
 from .executor import Executor
 from .journal import Journal
-from .store import Store
 
 
 class Intake:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from .adapters.store import Store
+from .adapters.tmux import SHELLS, PaneInfo, Tmux
 from .config import Agent, Settings
 from .core import lifecycle
 from .core.lifecycle import READY, Backoff
@@ -18,8 +20,6 @@ from .core.reading import Reading
 from .errors import TmuxError
 from .limits import Limits
 from .screen import Profile, classify, profile_for
-from .store import Store
-from .tmux import SHELLS, PaneInfo, Tmux
 
 LIMITS_KEY = "rate_limits"
 IDLE_LOOK = 5.0  # seconds between two reads of the screen of an agent nothing waits for

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import forked
+from .adapters import forked
 from .config import (
     ANY_AGENT,
     CONFIG_NAME,

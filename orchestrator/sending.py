@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from .adapters.store import FIELDS, PROMPT, Attempt, Store
 from .attention import Attention, Journal
 from .config import Settings
 from .core import state as st
@@ -17,7 +18,6 @@ from .delivery import LANDING_LIMIT, Courier, Outbox, Outcome, Parcel
 from .errors import TmuxError
 from .panes import AgentPanes
 from .prompt import label, marker, render, render_followup
-from .store import FIELDS, PROMPT, Attempt, Store
 
 
 class Shell(Protocol):

@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator.adapters.store import Store
+from orchestrator.adapters.tmux import Tmux, server_for
 from orchestrator.daemon import Daemon
-from orchestrator.dashboard import PlainView
 from orchestrator.demo import sim_command as demo_sim
 from orchestrator.errors import StateError
-from orchestrator.rows import journal_line, json_text, status_json
-from orchestrator.snapshot import read_snapshot
-from orchestrator.store import Store
-from orchestrator.tmux import Tmux, server_for
+from orchestrator.views.dashboard import PlainView
+from orchestrator.views.rows import journal_line, json_text, status_json
+from orchestrator.views.snapshot import read_snapshot
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,14 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.board import (
-    BoardNotAFile,
-    BoardReader,
-    ReaderState,
-    ReadResult,
-    parse_blocks,
-)
-from orchestrator.store import Store
+from orchestrator.adapters.store import Store
+from orchestrator.board import BoardNotAFile, BoardReader, ReaderState, ReadResult, parse_blocks
 
 from .conftest import Workspace, simple_tasks, wait_until
 
@@ -846,7 +840,7 @@ def test_unclosed_code_fences_on_a_running_board(workspace: Workspace) -> None:
 
 
 def reader_fence(ws: Workspace) -> str:
-    from orchestrator.store import Store
+    from orchestrator.adapters.store import Store
 
     store = Store(ws.root / ".orchestrate" / "state.db", readonly=True)
     try:

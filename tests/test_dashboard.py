@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from orchestrator.dashboard import render, status_table, visible_tasks
-from orchestrator.rows import AgentRow, Snapshot, TaskRow, status_json
-from orchestrator.snapshot import status_markdown
+from orchestrator.views.dashboard import render, status_table, visible_tasks
+from orchestrator.views.rows import AgentRow, Snapshot, TaskRow, status_json
+from orchestrator.views.snapshot import status_markdown
 
 
 def snap(count: int) -> Snapshot:

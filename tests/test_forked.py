@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import forked
+from orchestrator.adapters import forked
 from orchestrator.errors import ConfigError, Problem
 
 PARENT = os.getpid()

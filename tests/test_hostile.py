@@ -19,10 +19,10 @@ from typing import Any, NamedTuple
 import pytest
 from rich.console import Console
 
-from orchestrator.dashboard import LiveView
-from orchestrator.rows import AgentRow, Snapshot, TaskRow
-from orchestrator.store import Store
+from orchestrator.adapters.store import Store
 from orchestrator.text import printable
+from orchestrator.views.dashboard import LiveView
+from orchestrator.views.rows import AgentRow, Snapshot, TaskRow
 
 from .conftest import Workspace, wait_until
 

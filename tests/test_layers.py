@@ -89,6 +89,24 @@ def test_each_third_party_library_is_imported_in_one_module() -> None:
     assert {lib: len(mods) for lib, mods in users.items()} == dict.fromkeys(THIRD_PARTY, 1), users
 
 
+# Where each outside library may be imported: the I/O borders, and the views that draw.
+HOMES = {
+    "libtmux": "orchestrator.adapters",
+    "watchdog": "orchestrator.adapters",
+    "sqlite3": "orchestrator.adapters",
+    "rich": "orchestrator.views",
+}
+
+
+def test_the_outside_world_is_reached_through_the_adapters_and_drawn_by_the_views() -> None:
+    for path in files():
+        for name in imports(path):
+            home = HOMES.get(name.split(".")[0])
+            assert home is None or module_name(path).startswith(home + "."), (
+                f"{module_name(path)} imports {name}: only {home} may"
+            )
+
+
 def reached(start: str) -> set[str]:
     """The package's modules that importing `start` runs, transitively (top-level imports:
     what a module imports inside a function is loaded only when that runs); fails if one

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from orchestrator.database import Guarded
+from orchestrator.adapters.database import Guarded
+from orchestrator.adapters.lock import Lock, holder
+from orchestrator.adapters.statedir import OK, REPLACED, RESTORED, StateGuard
+from orchestrator.adapters.store import Store
 from orchestrator.errors import AlreadyRunning
 from orchestrator.launch import send_command
-from orchestrator.lock import Lock, holder
-from orchestrator.statedir import OK, REPLACED, RESTORED, StateGuard
-from orchestrator.store import Store
 
 from .conftest import Workspace, simple_tasks, wait_until
 
@@ -327,7 +327,7 @@ def test_a_state_folder_gone_before_the_watch_starts_is_left_out(tmp_path: Path)
     """The folder deleted between the watch's schedule and its start (what a daemon met
     when `.orchestrate/` was removed as it started): the watch starts without it, the board
     is still watched, and nothing is left running once it stops."""
-    from orchestrator.watcher import BoardChanged, Watcher
+    from orchestrator.adapters.watcher import BoardChanged, Watcher
 
     (tmp_path / "queues").mkdir()
     (tmp_path / ".orchestrate").mkdir()

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as hst
 
 from orchestrator import __version__, config
-from orchestrator.lock import holder
+from orchestrator.adapters.lock import holder
 
 from .conftest import Workspace, wait_until
 

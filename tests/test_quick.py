@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator import quick
-from orchestrator.lock import Lock
-from orchestrator.rows import AgentRow, Snapshot, TaskRow, status_json
+from orchestrator.adapters.lock import Lock
+from orchestrator.views.rows import AgentRow, Snapshot, TaskRow, status_json
 
 from .conftest import Workspace, simple_tasks, wait_until
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.adapters.tmux import Tmux, server_for
 from orchestrator.errors import TmuxError
-from orchestrator.tmux import Tmux, server_for
 
 from .conftest import REPO, Workspace, wait_until
 

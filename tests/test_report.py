@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from orchestrator.adapters.store import Event
 from orchestrator.core import state as st
-from orchestrator.report import report, running_time, spans
-from orchestrator.store import Event
+from orchestrator.views.report import report, running_time, spans
 
 from .conftest import Workspace
 from .test_scheduler import task

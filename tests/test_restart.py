@@ -25,12 +25,12 @@ from typing import NamedTuple
 import pytest
 import yaml
 
+from orchestrator.adapters.lock import holder
+from orchestrator.adapters.tmux import PASTE_TAG
 from orchestrator.config import Agent
 from orchestrator.delivery import FAULT_POINTS, in_input_line
-from orchestrator.lock import holder
 from orchestrator.prompt import MARKER
 from orchestrator.screen import classify, profile_for
-from orchestrator.tmux import PASTE_TAG
 
 from .conftest import Workspace, simple_tasks, wait_until
 

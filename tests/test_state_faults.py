@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.adapters.store import Store
 from orchestrator.errors import StateError
-from orchestrator.store import Store
 
 from .conftest import Workspace, simple_tasks, wait_until
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.adapters.tmux import Tmux, exit_status_of, normalize, server_for
 from orchestrator.config import Agent
 from orchestrator.delivery import Courier, Faults, Parcel
 from orchestrator.demo import sim_command
 from orchestrator.errors import StateError, TmuxError
 from orchestrator.screen import profile_for
-from orchestrator.tmux import Tmux, exit_status_of, normalize, server_for
 
 from .conftest import wait_until
 

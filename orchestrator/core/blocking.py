@@ -3,15 +3,7 @@
 
 from __future__ import annotations
 
-from .state import (
-    BLOCKED,
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    Action,
-    State,
-    Update,
-)
+from .state import BLOCKED, CANCELLED, FAILED, QUEUED, Action, State, Update
 
 Node = str | tuple[str, int]  # a task id, or ("gate", i): "every task of the phases below i"
 

@@ -19,9 +19,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from ..text import duration, printable
 from .plain import header_parts, plain_status, plain_tasks, problems_lines, totals_line
 from .rows import Snapshot, TaskRow, eta
-from .text import duration, printable
 
 STATUS_STYLES = {
     "queued": "dim",

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import libtmux
 
-from .errors import TmuxError
+from ..errors import TmuxError
 from .procs import stat_fields
 
 # Programs that are shells: a pane running one has no agent in it, and typing there would

@@ -12,9 +12,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .core.state import ACTIVE, TaskState
-from .store import Event
-from .text import duration, printable
+from ..adapters.store import Event
+from ..core.state import ACTIVE, TaskState
+from ..text import duration, printable
 
 # Journal kinds that end an attempt's hold on its agent.
 ENDS = frozenset({"done", "failed", "retry", "blocked", "gone", "requeued", "cancelled"})

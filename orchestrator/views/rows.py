@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .core.taskstate import ACTIVE
-from .text import duration, printable, printable_data
+from ..core.taskstate import ACTIVE
+from ..text import duration, printable, printable_data
 
 if TYPE_CHECKING:
-    from .store import Event
+    from ..adapters.store import Event
 
 STATUS_ICONS = {
     "queued": "⏳",

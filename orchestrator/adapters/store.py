@@ -19,12 +19,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .board import ReaderState
-from .config import Task
-from .core.state import TaskState
+from ..board import ReaderState
+from ..config import Task
+from ..core.state import TaskState
+from ..errors import StateError
+from ..paths import refuse_link
 from .database import Guarded, connect, state_error
-from .errors import StateError
-from .paths import refuse_link
 
 SCHEMA_VERSION = 3
 

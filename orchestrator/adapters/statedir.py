@@ -15,8 +15,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OrchestrateError, StateError
-from .paths import private_dir
+from ..errors import OrchestrateError, StateError
+from ..paths import private_dir
 from .store import Store
 
 OK, RESTORED, REPLACED, TROUBLE = "ok", "restored", "replaced", "trouble"

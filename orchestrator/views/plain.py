@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..text import duration, printable
 from .rows import Snapshot, eta, queue_left
-from .text import duration, printable
 
 
 def header_parts(snap: Snapshot) -> tuple[str, str]:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import AlreadyRunning, StateError, disk_problem
-from .paths import private_dir
+from ..errors import AlreadyRunning, StateError, disk_problem
+from ..paths import private_dir
 
 UNKNOWN = -1  # what `holder` says when a daemon holds the lock but its pid cannot be read
 _PROBE_GRACE = 0.5  # `holder` holds the lock shared for microseconds: a start retries that long

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import StateError, disk_problem
-from .paths import is_a_link, private_dir
+from ..errors import StateError, disk_problem
+from ..paths import is_a_link, private_dir
 
 # What to do about each kind of failure, by SQLite's error name (sqlite3 gives it since 3.11).
 _REMEDIES = {

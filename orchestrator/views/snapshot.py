@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .core.state import ACTIVE, AgentState, State, TaskState, frozen_tasks
-from .core.why import queue_eta, reasons
+from ..core.state import ACTIVE, AgentState, State, TaskState, frozen_tasks
+from ..core.why import queue_eta, reasons
+from ..text import printable
 from .rows import STATUS_ICONS, AgentRow, Snapshot, TaskRow, eta, queue_left
-from .text import printable
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
 
 
 def task_row(t: TaskState, now: float, why: str = "") -> TaskRow:
@@ -189,9 +189,9 @@ def read_stored(root: Path, queues: bool = False) -> Stored:
     """The state as the daemon last stored it (paused agents and waiting commands included),
     with the tasks of the queue files that the store does not hold yet added, queued, when
     no daemon runs (a running one has read them) or with `queues`."""
-    from . import config, queueset
-    from .lock import holder
-    from .store import Store
+    from .. import config, queueset
+    from ..adapters.lock import holder
+    from ..adapters.store import Store
 
     settings = config.load_settings(root)
     db = settings.state_dir / "state.db"
