@@ -10,6 +10,8 @@ from pathlib import Path
 from .errors import StateError, WorkspaceNotFound
 
 CONFIG_NAME = "orchestrate.yaml"
+# The folder that holds the `orchestrator` package: a source checkout's root, or site-packages.
+PACKAGE_HOME = Path(__file__).resolve().parent.parent
 
 
 def find_root(start: Path) -> Path:

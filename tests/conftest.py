@@ -26,8 +26,8 @@ import yaml
 
 from orchestrator.adapters.store import Store
 from orchestrator.adapters.tmux import Tmux, server_for
-from orchestrator.daemon import Daemon
-from orchestrator.demo import sim_command as demo_sim
+from orchestrator.cli.demo import sim_command as demo_sim
+from orchestrator.daemon.loop import Daemon
 from orchestrator.errors import StateError
 from orchestrator.views.dashboard import PlainView
 from orchestrator.views.rows import journal_line, json_text, status_json

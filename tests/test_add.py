@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from orchestrator.adding import append_item
+from orchestrator.cli.adding import append_item
 from orchestrator.config import parse_queue
 
 from .conftest import Workspace

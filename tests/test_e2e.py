@@ -7,8 +7,8 @@ import sys
 import time
 from collections import Counter
 
-from orchestrator.demo import make_workspace
-from orchestrator.demo import sim_command as demo_sim
+from orchestrator.cli.demo import make_workspace
+from orchestrator.cli.demo import sim_command as demo_sim
 
 from .conftest import Workspace, simple_tasks, wait_until
 

@@ -129,8 +129,8 @@ def reached(start: str) -> set[str]:
 def test_the_quick_status_path_reaches_no_heavy_library() -> None:
     """The full CLI and the dashboard are imported inside functions, when the quick path
     cannot answer or must draw."""
-    seen = reached("orchestrator.entry")
-    assert "orchestrator.quick" in seen and "orchestrator.cli" not in seen
+    seen = reached("orchestrator.cli.entry")
+    assert "orchestrator.cli.quick" in seen and "orchestrator.cli.commands" not in seen
 
 
 def test_the_simulated_agent_starts_with_the_standard_library_alone() -> None:

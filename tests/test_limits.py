@@ -17,8 +17,8 @@ from orchestrator import config
 from orchestrator.core import holds
 from orchestrator.core.holds import Hold, Holds
 from orchestrator.core.reading import IDLE, RATE_LIMITED, Reading
-from orchestrator.limits import MARGIN, Limits, reset_at
-from orchestrator.screen import classify, profile_for
+from orchestrator.daemon.limits import MARGIN, Limits, reset_at
+from orchestrator.daemon.screen import classify, profile_for
 
 from .conftest import Workspace
 

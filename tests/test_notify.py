@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.notify import Notifier, NotifyProblem
+from orchestrator.daemon.notify import Notifier, NotifyProblem
 
 from .conftest import Workspace, simple_tasks, wait_until
 

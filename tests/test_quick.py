@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import quick
 from orchestrator.adapters.lock import Lock
+from orchestrator.cli import quick
 from orchestrator.views.rows import AgentRow, Snapshot, TaskRow, status_json
 
 from .conftest import Workspace, simple_tasks, wait_until
 
-FULL = "import sys; from orchestrator.cli import main; sys.argv[0] = 'orchestrate'; main()"
+FULL = "import sys; from orchestrator.cli.commands import main; sys.argv[0] = 'orchestrate'; main()"
 
 
 def full_cli(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +51,7 @@ def test_status_while_a_daemon_runs_is_the_full_clis_answer_without_its_imports(
         traced = ws.cli("status", "--json", env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
         assert traced.returncode == 0
         imported = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines()}
-        assert "orchestrator.quick" in imported
+        assert "orchestrator.cli.quick" in imported
         assert not {m for m in imported if m.split(".")[0] in ("typer", "pydantic", "rich")}
         assert json.loads(traced.stdout)["daemon"] == "running"
 

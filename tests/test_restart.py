@@ -28,9 +28,9 @@ import yaml
 from orchestrator.adapters.lock import holder
 from orchestrator.adapters.tmux import PASTE_TAG
 from orchestrator.config import Agent
-from orchestrator.delivery import FAULT_POINTS, in_input_line
+from orchestrator.daemon.delivery import FAULT_POINTS, in_input_line
+from orchestrator.daemon.screen import classify, profile_for
 from orchestrator.prompt import MARKER
-from orchestrator.screen import classify, profile_for
 
 from .conftest import Workspace, simple_tasks, wait_until
 

@@ -10,7 +10,7 @@ import pytest
 from orchestrator import config, queueset
 from orchestrator.core.lifecycle import output_still, turn_over
 from orchestrator.core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
-from orchestrator.screen import classify, profile_for
+from orchestrator.daemon.screen import classify, profile_for
 
 RULE = "─" * 60
 

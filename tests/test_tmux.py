@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.tmux import Tmux, exit_status_of, normalize, server_for
+from orchestrator.cli.demo import sim_command
 from orchestrator.config import Agent
-from orchestrator.delivery import Courier, Faults, Parcel
-from orchestrator.demo import sim_command
+from orchestrator.daemon.delivery import Courier, Faults, Parcel
+from orchestrator.daemon.screen import profile_for
 from orchestrator.errors import StateError, TmuxError
-from orchestrator.screen import profile_for
 
 from .conftest import wait_until
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from orchestrator.core.state import ValidationDone
-from orchestrator.validation import Validator
+from orchestrator.daemon.validation import Validator
 
 from .conftest import Workspace, simple_tasks, wait_until
 

@@ -18,10 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .adapters.lock import holder
-from .errors import OrchestrateError
-from .paths import find_root
-from .views.rows import Snapshot, json_text, snapshot_from_status, status_json
+from ..adapters.lock import holder
+from ..errors import OrchestrateError
+from ..paths import find_root
+from ..views.rows import Snapshot, json_text, snapshot_from_status, status_json
 
 PUBLISHED = "status.json"  # in the state folder
 STALE = 15.0  # seconds: a snapshot older than this is not served (the store is read instead)
@@ -112,12 +112,12 @@ def status(argv: list[str]) -> bool:
     if snap is None:
         return False
     if sys.stdout.isatty():
-        from .views.dashboard import print_status  # rich: only to draw
+        from ..views.dashboard import print_status  # rich: only to draw
 
         print_status(snap)
         sys.stdout.write("daemon: running\n")
     else:
-        from .views.plain import plain_status
+        from ..views.plain import plain_status
 
         sys.stdout.write(plain_status(snap) + "daemon: running\n")
     sys.stdout.flush()

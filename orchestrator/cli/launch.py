@@ -13,19 +13,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import config
-from .adapters.lock import UNKNOWN, holder, launching, touch_private
-from .adapters.procs import have_proc, stat_fields
-from .errors import OrchestrateError
-from .views.snapshot import read_snapshot
+from .. import config
+from ..adapters.lock import UNKNOWN, holder, launching, touch_private
+from ..adapters.procs import have_proc, stat_fields
+from ..errors import OrchestrateError
+from ..paths import PACKAGE_HOME
+from ..views.snapshot import read_snapshot
 
 if TYPE_CHECKING:
-    from .views.dashboard import View
+    from ..views.dashboard import View
 
 
 def run_daemon(root: Path, view: View, exit_when_done: bool) -> int:
-    from .adapters.tmux import Tmux, server_for
-    from .daemon import Daemon
+    from ..adapters.tmux import Tmux, server_for
+    from ..daemon.loop import Daemon
 
     settings = config.load_settings(root)
     daemon = Daemon(root, Tmux(server_for(settings.socket)), view, exit_when_done=exit_when_done)
@@ -133,12 +134,12 @@ def start_in_window(root: Path, argv: list[str], log_path: Path) -> tuple[str, i
     """Run `argv` in the session's window DAEMON_WINDOW (created after the agents' windows,
     or reused); its errors are appended to the log. Only our own paths are in the line.
     Where it runs, and its pid (the pane's: the shell execs it), 0 if it ended at once."""
-    from .adapters.tmux import Tmux, server_for
+    from ..adapters.tmux import Tmux, server_for
 
     settings = config.load_settings(root)
     tmux = Tmux(server_for(settings.socket))
     session = tmux.ensure_session(settings.session, settings.workdir)
-    package = Path(__file__).resolve().parent.parent
+    package = PACKAGE_HOME
     command = (
         f"exec env PYTHONPATH={shlex.quote(str(package))} {shlex.join(argv)} "
         f"2>>{shlex.quote(str(log_path))}"
@@ -158,8 +159,8 @@ def start_in_window(root: Path, argv: list[str], log_path: Path) -> tuple[str, i
 
 def follow(root: Path, view: View, interval: float) -> None:
     """`watch`: draw a daemon's state and journal from the store (read-only) until Ctrl-C."""
-    from .adapters.store import Store
-    from .views.dashboard import EVENTS_SHOWN
+    from ..adapters.store import Store
+    from ..views.dashboard import EVENTS_SHOWN
 
     db = config.load_settings(root).state_dir / "state.db"
     store: Store | None = None
@@ -190,8 +191,8 @@ def follow(root: Path, view: View, interval: float) -> None:
 
 def show(root: Path, agent: str | None) -> None:
     """`attach`: bring the person to an agent's window (or the daemon's, or the session)."""
-    from .adapters.store import Store
-    from .adapters.tmux import Tmux, server_for
+    from ..adapters.store import Store
+    from ..adapters.tmux import Tmux, server_for
 
     settings = config.load_settings(root)
     tmux = Tmux(server_for(settings.socket))
@@ -230,7 +231,7 @@ def show(root: Path, agent: str | None) -> None:
 
 def _stored_agents(settings: config.Settings) -> list[str]:
     """The agents the daemon last knew (those a queue named, when none is declared)."""
-    from .adapters.store import Store
+    from ..adapters.store import Store
 
     db = settings.state_dir / "state.db"
     if not db.exists():
@@ -246,7 +247,7 @@ def send_command(root: Path, command: str, target: str) -> tuple[bool, str]:
     """Queue an operator's command in the state; the daemon's answer if one runs (within
     10 s). With no daemon, a command the stored state already refuses is not queued; the
     others wait for the next start."""
-    from .adapters.store import Store
+    from ..adapters.store import Store
 
     state_dir = root / ".orchestrate"
     running = holder(state_dir / "daemon.lock")
@@ -291,9 +292,9 @@ def _refusal(root: Path, command: str, target: str) -> str:
     """Why the daemon would refuse `command target` on the stored state, after the commands
     already waiting for it, with the tasks of the queue files it has not read yet ('' if it
     would not)."""
-    from .core import state as st
-    from .core.controls import on_control
-    from .views.snapshot import read_stored
+    from ..core import state as st
+    from ..core.controls import on_control
+    from ..views.snapshot import read_stored
 
     stored = read_stored(root, queues=True)
     state = stored.state

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from .core import holds
-from .core.holds import Hold
-from .core.reading import RATE_LIMITED, Reading
+from ..core import holds
+from ..core.holds import Hold
+from ..core.reading import RATE_LIMITED, Reading
 
 MARGIN = 60.0  # seconds after a reset announced as a clock time (minutes) before trying again
 

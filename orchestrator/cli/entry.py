@@ -11,7 +11,7 @@ from .quick import status
 
 def main() -> None:
     if sys.argv[1:2] == ["sim-agent"]:  # started in every test and demo: no CLI framework
-        from .sim.command import main as sim_main
+        from ..sim.command import main as sim_main
 
         sys.exit(sim_main(sys.argv[2:]))
     try:
@@ -20,6 +20,6 @@ def main() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     if not served:
-        from .cli import main as full
+        from .commands import main as full
 
         full()

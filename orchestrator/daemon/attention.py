@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from .adapters.tmux import Tmux
-from .core import state as st
-from .core.attention import Approve, Manner, PressEnter, Say, Unconfirmed, Watch, attend
-from .core.reading import Reading
-from .errors import TmuxError
+from ..adapters.tmux import Tmux
+from ..core import state as st
+from ..core.attention import Approve, Manner, PressEnter, Say, Unconfirmed, Watch, attend
+from ..core.reading import Reading
+from ..errors import TmuxError
 from .panes import AgentPanes
 
 Journal = Callable[..., None]  # (kind, message, task=None, agent=None)

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
-from .adapters.store import FIELDS, PROMPT, SENDING, Store
-from .core import scheduler as sch
-from .core import state as st
+from ..adapters.store import FIELDS, PROMPT, SENDING, Store
+from ..core import scheduler as sch
+from ..core import state as st
 from .journal import Journal
 from .validation import Validator
 

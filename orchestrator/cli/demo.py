@@ -9,11 +9,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import yamlsrc
-from .errors import OrchestrateError
-from .views.dashboard import view_for
+from .. import yamlsrc
+from ..errors import OrchestrateError
+from ..paths import PACKAGE_HOME
+from ..views.dashboard import view_for
 
-SOURCE = Path(__file__).resolve().parent.parent
+SOURCE = PACKAGE_HOME
 SEED_QUEUES = ("auto-v4.yaml", "dispatch-batch.yaml")
 
 
@@ -107,7 +108,7 @@ def _minutes(delay: float) -> str:
 
 
 def run_demo(delay: float, keep: bool, plain: bool) -> int:
-    from .adapters.tmux import Tmux, server_for
+    from ..adapters.tmux import Tmux, server_for
     from .launch import run_daemon
 
     folder = Path(tempfile.mkdtemp(prefix="orchestrate-demo-"))

@@ -16,30 +16,30 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from .adapters.lock import Lock
-from .adapters.statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
-from .adapters.store import Store
-from .adapters.tmux import Tmux
-from .adapters.watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
+from ..adapters.lock import Lock
+from ..adapters.statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
+from ..adapters.store import Store
+from ..adapters.tmux import Tmux
+from ..adapters.watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
+from ..board import ReadResult
+from ..config import agents_for, load_settings
+from ..core import scheduler as sch
+from ..core import state as st
+from ..errors import ConfigError, StateError, TmuxError
+from ..queueset import InForce
+from ..views.dashboard import View
+from ..views.rows import Snapshot
+from ..views.snapshot import snapshot
 from .attention import Attention
-from .board import ReadResult
-from .config import agents_for, load_settings
-from .core import scheduler as sch
-from .core import state as st
 from .delivery import Courier, Faults, Outbox
-from .errors import ConfigError, StateError, TmuxError
 from .executor import Executor
 from .intake import Intake
 from .journal import Journal
 from .notify import Notifier, NotifyProblem
 from .panes import AgentPanes
 from .publish import Publisher
-from .queueset import InForce
 from .sending import Sender
 from .validation import Validator
-from .views.dashboard import View
-from .views.rows import Snapshot
-from .views.snapshot import snapshot
 
 log = logging.getLogger(__name__)
 

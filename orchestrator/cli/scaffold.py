@@ -13,9 +13,9 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from .config import CONFIG_NAME, schemas
-from .errors import OrchestrateError
-from .paths import private_dir
+from ..config import CONFIG_NAME, schemas
+from ..errors import OrchestrateError
+from ..paths import private_dir
 
 SCHEMA_DIR = Path(".orchestrate") / "schema"
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .adapters.store import Store
-from .board import BoardNotAFile, BoardReader, ReadResult, candidates
-from .core import scheduler as sch
-from .core import state as st
+from ..adapters.store import Store
+from ..board import BoardNotAFile, BoardReader, ReadResult, candidates
+from ..core import scheduler as sch
+from ..core import state as st
 from .delivery import Faults
 from .executor import Executor
 from .journal import Journal

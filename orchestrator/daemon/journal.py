@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from .adapters.store import Store
-from .core import state as st
+from ..adapters.store import Store
+from ..core import state as st
+from ..text import printable, printable_data
+from ..views.dashboard import View
 from .notify import NOTIFY_KINDS, Notifier
-from .text import printable, printable_data
-from .views.dashboard import View
 
 log = logging.getLogger("orchestrator.daemon")
 

@@ -21,11 +21,11 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from . import yamlsrc
-from .config import PROFILES, Agent, ProfileModel, validate_model
-from .core.lifecycle import Pace
-from .core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
-from .prompt import last_line
+from .. import yamlsrc
+from ..config import PROFILES, Agent, ProfileModel, validate_model
+from ..core.lifecycle import Pace
+from ..core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
+from ..prompt import last_line
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from functools import partial
 
-from .adapters.store import PASTED, PROMPT, SENT, Attempt, Store
-from .adapters.tmux import Tmux
-from .core.reading import BUSY, WAITING, Reading
-from .errors import TmuxError
-from .prompt import label, last_line, marker
+from ..adapters.store import PASTED, PROMPT, SENT, Attempt, Store
+from ..adapters.tmux import Tmux
+from ..core.reading import BUSY, WAITING, Reading
+from ..errors import TmuxError
+from ..prompt import label, last_line, marker
 from .screen import Profile, classify
 
 FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")

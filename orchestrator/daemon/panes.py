@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .adapters.store import Store
-from .adapters.tmux import SHELLS, PaneInfo, Tmux
-from .config import Agent, Settings
-from .core import lifecycle
-from .core.lifecycle import READY, Backoff
-from .core.reading import Reading
-from .errors import TmuxError
+from ..adapters.store import Store
+from ..adapters.tmux import SHELLS, PaneInfo, Tmux
+from ..config import Agent, Settings
+from ..core import lifecycle
+from ..core.lifecycle import READY, Backoff
+from ..core.reading import Reading
+from ..errors import TmuxError
 from .limits import Limits
 from .screen import Profile, classify, profile_for
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from .adapters.store import FIELDS, PROMPT, Attempt, Store
+from ..adapters.store import FIELDS, PROMPT, Attempt, Store
+from ..config import Settings
+from ..core import state as st
+from ..core.attention import Unconfirmed
+from ..errors import TmuxError
+from ..prompt import label, marker, render, render_followup
 from .attention import Attention, Journal
-from .config import Settings
-from .core import state as st
-from .core.attention import Unconfirmed
 from .delivery import LANDING_LIMIT, Courier, Outbox, Outcome, Parcel
-from .errors import TmuxError
 from .panes import AgentPanes
-from .prompt import label, marker, render, render_followup
 
 
 class Shell(Protocol):

@@ -19,11 +19,12 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from . import __version__, config, launch, queueset
-from .adapters.lock import UNKNOWN, holder
-from .errors import ConfigError, OrchestrateError
-from .views.rows import journal_line, json_text, status_json
-from .views.snapshot import read_snapshot
+from .. import __version__, config, queueset
+from ..adapters.lock import UNKNOWN, holder
+from ..errors import ConfigError, OrchestrateError
+from ..views.rows import journal_line, json_text, status_json
+from ..views.snapshot import read_snapshot
+from . import launch
 
 
 def _plain_help(params: list[Any]) -> None:
@@ -218,7 +219,7 @@ def start(
         for line in lines:
             typer.echo(line, err=not ok)
         raise typer.Exit(0 if ok else 1)
-    from .views.dashboard import view_for  # rich: imported by the commands that draw with it
+    from ..views.dashboard import view_for  # rich: imported by the commands that draw with it
 
     raise typer.Exit(launch.run_daemon(root, view_for(plain), exit_when_done))
 
@@ -273,7 +274,7 @@ def status(
     if as_json:
         typer.echo(json_text(status_json(snap)))
         return
-    from .views.dashboard import print_status
+    from ..views.dashboard import print_status
 
     print_status(snap)
     if snap.running and not (_root(ctx) / ".orchestrate" / "state.db").exists():
@@ -293,8 +294,8 @@ def report(
     ] = "ORCHESTRATOR_REPORT.md",
 ) -> None:
     """Write a markdown summary: each task's attempts and times, each agent's busy and idle time."""
-    from .adapters.store import Store
-    from .views.report import report as render_report
+    from ..adapters.store import Store
+    from ..views.report import report as render_report
 
     root = _root(ctx)
     settings = config.load_settings(root)
@@ -324,7 +325,7 @@ def watch(
     interval: Annotated[float, typer.Option(help="Seconds between two reads.")] = 0.5,
 ) -> None:
     """Follow a daemon running elsewhere: its dashboard, read-only (Ctrl-C leaves)."""
-    from .views.dashboard import view_for
+    from ..views.dashboard import view_for
 
     launch.follow(_root(ctx), view_for(plain), interval)
 
@@ -343,8 +344,8 @@ def logs(
     last: Annotated[int, typer.Option("-n", "--last", help="How many past events.")] = 200,
 ) -> None:
     """The event journal."""
-    from .adapters.store import Store
-    from .config import refuse_link
+    from ..adapters.store import Store
+    from ..config import refuse_link
 
     root = _root(ctx)
     db = refuse_link(root / ".orchestrate") / "state.db"
@@ -539,7 +540,7 @@ def demo(
 )
 def sim_agent(ctx: typer.Context) -> None:
     """A simulated coding agent for tmux (used by `demo` and the tests; see its --help)."""
-    from .sim.command import main as sim_main
+    from ..sim.command import main as sim_main
 
     raise typer.Exit(sim_main(list(ctx.args)))
 

@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .adapters.procs import stat_fields
-from .core.state import ValidationDone
-from .paths import private_dir
+from ..adapters.procs import stat_fields
+from ..core.state import ValidationDone
+from ..paths import private_dir
 
 TAIL_LINES = 40
 KILL_GRACE = 3.0

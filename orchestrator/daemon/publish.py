@@ -11,15 +11,15 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
-from .adapters.store import Store
-from .config import Settings
-from .core.state import State
-from .errors import StateError
-from .quick import PUBLISHED, published
-from .text import printable_data
-from .views.dashboard import View
-from .views.rows import Snapshot
-from .views.snapshot import PROBLEMS_KEY, status_markdown, write_atomically
+from ..adapters.store import Store
+from ..cli.quick import PUBLISHED, published
+from ..config import Settings
+from ..core.state import State
+from ..errors import StateError
+from ..text import printable_data
+from ..views.dashboard import View
+from ..views.rows import Snapshot
+from ..views.snapshot import PROBLEMS_KEY, status_markdown, write_atomically
 
 log = logging.getLogger("orchestrate")
 
