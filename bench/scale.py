@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.board import parse_blocks
-from orchestrator.config import read_queue
+from orchestrator.config.settings import read_queue
 from orchestrator.core import scheduler as sch
 from orchestrator.core import state as st
 

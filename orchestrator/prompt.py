@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the simulated agent reads MARKER: it must load no settings machinery
-    from .config import Settings, Task
+    from .config.settings import Settings, Task
 
 MARKER = re.compile(
     r"\[orchestrate (?P<id>[A-Za-z0-9][A-Za-z0-9_.-]*) #(?P<attempt>\d+)(?: (?P<kind>fields))?\]"

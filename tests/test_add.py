@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from orchestrator.cli.adding import append_item
-from orchestrator.config import parse_queue
+from orchestrator.config.settings import parse_queue
 
 from .conftest import Workspace
 

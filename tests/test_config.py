@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import config, queueset
+from orchestrator.config import queueset
+from orchestrator.config import settings as config
 from orchestrator.errors import ConfigError
 
 

@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 import pytest
 
-from orchestrator import queueset
 from orchestrator.board import BoardReader, parse_blocks
+from orchestrator.config import queueset
 
 from .conftest import Workspace
 

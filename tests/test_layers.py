@@ -136,4 +136,4 @@ def test_the_quick_status_path_reaches_no_heavy_library() -> None:
 def test_the_simulated_agent_starts_with_the_standard_library_alone() -> None:
     """It starts several times in every test and demo: neither the settings nor the CLI."""
     seen = reached("orchestrator.sim.command")
-    assert "orchestrator.sim.agent" in seen and "orchestrator.config" not in seen
+    assert "orchestrator.sim.agent" in seen and "orchestrator.config.settings" not in seen

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from orchestrator import config
+from orchestrator.config import settings as config
 from orchestrator.core import holds
 from orchestrator.core.holds import Hold, Holds
 from orchestrator.core.reading import IDLE, RATE_LIMITED, Reading

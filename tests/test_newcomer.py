@@ -12,8 +12,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as hst
 
-from orchestrator import __version__, config
+from orchestrator import __version__
 from orchestrator.adapters.lock import holder
+from orchestrator.config import settings as config
 
 from .conftest import Workspace, wait_until
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.board import parse_blocks
-from orchestrator.config import Task, load_settings
+from orchestrator.config.settings import Task, load_settings
 from orchestrator.prompt import MARKER, last_line, marker, render, report_header
 
 

@@ -27,7 +27,7 @@ import yaml
 
 from orchestrator.adapters.lock import holder
 from orchestrator.adapters.tmux import PASTE_TAG
-from orchestrator.config import Agent
+from orchestrator.config.settings import Agent
 from orchestrator.daemon.delivery import FAULT_POINTS, in_input_line
 from orchestrator.daemon.screen import classify, profile_for
 from orchestrator.prompt import MARKER

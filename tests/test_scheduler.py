@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 from orchestrator.board import parse_blocks
-from orchestrator.config import Task
+from orchestrator.config.settings import Task
 from orchestrator.core import scheduler as sch
 from orchestrator.core import state as st
 

@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 import pytest
 
-from orchestrator import config, queueset
+from orchestrator.config import queueset
+from orchestrator.config import settings as config
 from orchestrator.core.lifecycle import output_still, turn_over
 from orchestrator.core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
 from orchestrator.daemon.screen import classify, profile_for

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.board import parse_blocks
-from orchestrator.config import load_settings
+from orchestrator.config.settings import load_settings
 from orchestrator.prompt import render
 from orchestrator.sim.agent import (
     PASTE_END,

@@ -14,7 +14,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from orchestrator.config import ANY_AGENT, Task
+from orchestrator.config.settings import ANY_AGENT, Task
 from orchestrator.core import readiness
 from orchestrator.core import scheduler as sch
 from orchestrator.core import state as st

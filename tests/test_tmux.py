@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator.adapters.tmux import Tmux, exit_status_of, normalize, server_for
 from orchestrator.cli.demo import sim_command
-from orchestrator.config import Agent
+from orchestrator.config.settings import Agent
 from orchestrator.daemon.delivery import Courier, Faults, Parcel
 from orchestrator.daemon.screen import profile_for
 from orchestrator.errors import StateError, TmuxError

@@ -10,19 +10,20 @@ from typing import NamedTuple
 
 import pytest
 
-from orchestrator import yamlsrc
+from orchestrator.config import yamlsrc
 from orchestrator.errors import ConfigError
 
 from .conftest import REPO
 
 # A 10,000-task queue file loaded once, then edited by one line and reloaded 8 times, the
 # way the daemon does it when a person edits a queue it runs (the same two calls as
-# Daemon._read_queues); the tasks in force stay referenced. Prints, after each load, the
+# queueset.InForce.read); the tasks in force stay referenced. Prints, after each load, the
 # blocks Python holds (what the code keeps) and the RSS in kB.
 RELOADS = """
 import sys
 from pathlib import Path
-from orchestrator import config, queueset
+from orchestrator.config import queueset
+from orchestrator.config import settings as config
 
 def rss_kb():
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..board import ReaderState
-from ..config import Task
+from ..config.settings import Task
 from ..core.state import TaskState
 from ..errors import StateError
 from ..paths import refuse_link

@@ -10,10 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .. import yamlsrc
-from ..config import Settings, Task, parse_queue, queue_files
+from ..config import yamlsrc
+from ..config.queueset import cross_check, read_all
+from ..config.settings import Settings, Task, parse_queue, queue_files
 from ..errors import ConfigError, Problem
-from ..queueset import cross_check, read_all
 
 NEW_QUEUE = "# Tasks for orchestrate (orchestrate add appends here).\ntasks:\n"
 

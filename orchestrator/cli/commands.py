@@ -19,8 +19,10 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from .. import __version__, config, queueset
+from .. import __version__
 from ..adapters.lock import UNKNOWN, holder
+from ..config import queueset
+from ..config import settings as config
 from ..errors import ConfigError, OrchestrateError
 from ..views.rows import journal_line, json_text, status_json
 from ..views.snapshot import read_snapshot
@@ -345,7 +347,7 @@ def logs(
 ) -> None:
     """The event journal."""
     from ..adapters.store import Store
-    from ..config import refuse_link
+    from ..config.settings import refuse_link
 
     root = _root(ctx)
     db = refuse_link(root / ".orchestrate") / "state.db"

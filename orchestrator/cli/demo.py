@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import yamlsrc
+from ..config import yamlsrc
 from ..errors import OrchestrateError
 from ..paths import PACKAGE_HOME
 from ..views.dashboard import view_for

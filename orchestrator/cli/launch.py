@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import config
 from ..adapters.lock import UNKNOWN, holder, launching, touch_private
 from ..adapters.procs import have_proc, stat_fields
+from ..config import settings as config
 from ..errors import OrchestrateError
 from ..paths import PACKAGE_HOME
 from ..views.snapshot import read_snapshot

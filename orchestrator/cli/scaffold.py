@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from ..config import CONFIG_NAME, schemas
+from ..config.settings import CONFIG_NAME, schemas
 from ..errors import OrchestrateError
 from ..paths import private_dir
 

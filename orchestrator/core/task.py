@@ -1,4 +1,4 @@
-"""A task as the queue files define it (config.py reads and checks them)."""
+"""A task as the queue files define it (config/settings.py reads and checks them)."""
 
 from __future__ import annotations
 

@@ -22,11 +22,11 @@ from ..adapters.store import Store
 from ..adapters.tmux import Tmux
 from ..adapters.watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
 from ..board import ReadResult
-from ..config import agents_for, load_settings
+from ..config.queueset import InForce
+from ..config.settings import agents_for, load_settings
 from ..core import scheduler as sch
 from ..core import state as st
 from ..errors import ConfigError, StateError, TmuxError
-from ..queueset import InForce
 from ..views.dashboard import View
 from ..views.rows import Snapshot
 from ..views.snapshot import snapshot

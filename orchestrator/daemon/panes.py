@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..adapters.store import Store
 from ..adapters.tmux import SHELLS, PaneInfo, Tmux
-from ..config import Agent, Settings
+from ..config.settings import Agent, Settings
 from ..core import lifecycle
 from ..core.lifecycle import READY, Backoff
 from ..core.reading import Reading

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..adapters.store import Store
 from ..cli.quick import PUBLISHED, published
-from ..config import Settings
+from ..config.settings import Settings
 from ..core.state import State
 from ..errors import StateError
 from ..text import printable_data

@@ -21,8 +21,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from .. import yamlsrc
-from ..config import PROFILES, Agent, ProfileModel, validate_model
+from ..config import yamlsrc
+from ..config.settings import PROFILES, Agent, ProfileModel, validate_model
 from ..core.lifecycle import Pace
 from ..core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
 from ..prompt import last_line

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ..adapters.store import FIELDS, PROMPT, Attempt, Store
-from ..config import Settings
+from ..config.settings import Settings
 from ..core import state as st
 from ..core.attention import Unconfirmed
 from ..errors import TmuxError

@@ -18,7 +18,7 @@ from ..text import printable
 from .rows import STATUS_ICONS, AgentRow, Snapshot, TaskRow, eta, queue_left
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ..config.settings import Settings
 
 
 def task_row(t: TaskState, now: float, why: str = "") -> TaskRow:
@@ -189,9 +189,10 @@ def read_stored(root: Path, queues: bool = False) -> Stored:
     """The state as the daemon last stored it (paused agents and waiting commands included),
     with the tasks of the queue files that the store does not hold yet added, queued, when
     no daemon runs (a running one has read them) or with `queues`."""
-    from .. import config, queueset
     from ..adapters.lock import holder
     from ..adapters.store import Store
+    from ..config import queueset
+    from ..config import settings as config
 
     settings = config.load_settings(root)
     db = settings.state_dir / "state.db"

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .adapters import forked
-from .config import (
+from ..adapters import forked
+from ..errors import ConfigError, Problem
+from .settings import (
     ANY_AGENT,
     CONFIG_NAME,
     Settings,
@@ -20,7 +21,6 @@ from .config import (
     queue_files,
     read_queue,
 )
-from .errors import ConfigError, Problem
 
 # --------------------------------------------------------------------------- cross-file checks
 

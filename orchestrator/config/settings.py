@@ -14,16 +14,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..board import file_problem
+from ..core.task import ANY_AGENT as ANY_AGENT
+from ..core.task import PRIORITIES as PRIORITIES
+from ..core.task import Task as Task
+from ..errors import ConfigError, Problem
+from ..paths import CONFIG_NAME as CONFIG_NAME
+from ..paths import find_root as find_root
+from ..paths import is_a_link as is_a_link
+from ..paths import refuse_link as refuse_link
 from . import yamlsrc
-from .board import file_problem
-from .core.task import ANY_AGENT as ANY_AGENT
-from .core.task import PRIORITIES as PRIORITIES
-from .core.task import Task as Task
-from .errors import ConfigError, Problem
-from .paths import CONFIG_NAME as CONFIG_NAME
-from .paths import find_root as find_root
-from .paths import is_a_link as is_a_link
-from .paths import refuse_link as refuse_link
 
 TASK_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 DAEMON_WINDOW = "orchestrator"  # the tmux window `start --detach` runs the daemon in

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, Problem
+from ..errors import ConfigError, Problem
 
 Path_ = tuple[str | int, ...]
 # libyaml's parser when PyYAML was built with it (ten times faster on a 10,000-task queue);
