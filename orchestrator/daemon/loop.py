@@ -1,8 +1,9 @@
-"""The one loop: takes events, asks the scheduler, performs the actions, records them.
+"""The daemon's wiring and its one loop: it takes events and hands them to the `Executor`
+(the scheduler's decision, recorded, folded and carried out).
 
 Producers (the file watcher, validation threads, signal handlers) only post events on
-`self.events`; this thread owns the state. Sending goes through the `Courier`
-(exactly-once delivery), checking through the `Validator`.
+`self.events`; this thread owns the state. The board comes in through the `Intake`, sending
+goes through the `Courier` (exactly-once delivery), checking through the `Validator`.
 """
 
 from __future__ import annotations
