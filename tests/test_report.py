@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.adapters.store import Event
+from orchestrator.adapters.schema import Event
 from orchestrator.core import state as st
 from orchestrator.views.report import report, running_time, spans
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from orchestrator.adapters.store import FIELDS, PASTED, SCHEMA_VERSION, SENDING, SENT, Store
+from orchestrator.adapters.schema import FIELDS, PASTED, SCHEMA_VERSION, SENDING, SENT
+from orchestrator.adapters.store import Store
 from orchestrator.board import ReaderState
 from orchestrator.core.state import TaskState
 
@@ -92,7 +93,7 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
         INSERT INTO attempts VALUES ('T', 1, 'a', 'pasted', 1.0, NULL);
         """
     )
-    from orchestrator.adapters.store import task_to_json
+    from orchestrator.adapters.schema import task_to_json
 
     db.execute(
         "INSERT INTO tasks VALUES ('T', 0, 'dispatched', 1, 'a', 1.0, '', ?, 1.0)",

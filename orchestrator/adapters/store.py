@@ -1,6 +1,7 @@
 """State in `.orchestrate/state.db` (SQLite, WAL): tasks, attempts, the journal, the reader.
 
-The only module that speaks SQL. Every change the daemon makes goes through one
+With schema.py (its tables, and how a task is written in a row), the only module that
+speaks SQL. Every change the daemon makes goes through one
 transaction (`with store.transaction():`), so that the effects of a board read and the
 reader's new position are committed together, and a dispatch is on disk before its keys
 are sent.
@@ -8,174 +9,32 @@ are sent.
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from ..board import ReaderState
-from ..config.settings import Task
 from ..core.state import TaskState
 from ..errors import StateError
 from ..paths import refuse_link
 from .database import Guarded, connect, state_error
-
-SCHEMA_VERSION = 3
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY,
-    ord INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    agent TEXT,
-    since REAL,
-    reason TEXT NOT NULL DEFAULT '',
-    spec TEXT NOT NULL,
-    updated REAL NOT NULL,
-    extra TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    task TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'prompt',  -- prompt | fields (the follow-up for missing fields)
-    agent TEXT NOT NULL,
-    stage TEXT NOT NULL,          -- sending | pasted | sent
-    created REAL NOT NULL,
-    sent REAL,
-    PRIMARY KEY (task, n, kind)
-);
-CREATE TABLE IF NOT EXISTS commands (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    command TEXT NOT NULL,
-    target TEXT NOT NULL,
-    done INTEGER NOT NULL DEFAULT 0,
-    ok INTEGER,
-    answer TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    kind TEXT NOT NULL,
-    task TEXT,
-    agent TEXT,
-    message TEXT NOT NULL,
-    data TEXT
-);
-CREATE INDEX IF NOT EXISTS events_task ON events (task);
-CREATE TABLE IF NOT EXISTS board_seen (
-    digest TEXT PRIMARY KEY,
-    count INTEGER NOT NULL,
-    ref TEXT  -- the task the block reports on (Block.key); NULL if counted by schema 2
-);
-CREATE TABLE IF NOT EXISTS orphans (ref TEXT PRIMARY KEY, status TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS agents (
-    name TEXT PRIMARY KEY,
-    paused INTEGER NOT NULL DEFAULT 0,
-    pane TEXT
-);
-"""
-
-SENDING, PASTED, SENT = "sending", "pasted", "sent"
-PROMPT, FIELDS = "prompt", "fields"
-
-# TaskState fields kept in the `extra` JSON column, with how to read them back.
-_EXTRA: dict[str, Any] = {
-    "feedback": str,
-    "pinned": lambda v: v,
-    "fields": lambda v: tuple((str(n), str(x)) for n, x in v),
-    "followup": bool,
-    "asking": bool,
-    "blocked_by": lambda v: v,
-    "budget_from": int,
-    "flags": frozenset,
-    "last_report": lambda v: v,
-    "validation": str,
-    "log": str,
-    "urgent": bool,
-    "withdrawn": bool,
-}
-_DEFAULTS = {f.name: f.default for f in fields(TaskState) if f.name in _EXTRA}
-
-
-@dataclass(frozen=True)
-class Attempt:
-    task: str
-    n: int
-    kind: str
-    agent: str
-    stage: str
-    created: float
-    sent: float | None
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    ts: float
-    kind: str
-    task: str | None
-    agent: str | None
-    message: str
-    data: dict[str, Any] | None
-
-
-def task_to_json(task: Task) -> str:
-    return json.dumps(
-        {
-            "id": task.id,
-            "title": task.title,
-            "agent": task.agent,
-            "priority": task.priority,
-            "phase": task.phase,
-            "after": list(task.after),
-            "estimate": task.estimate,
-            "uses": list(task.uses),
-            "prompt": task.prompt,
-            "report": list(task.report),
-            "validate": list(task.validate),
-            "retries": task.retries,
-            "file": str(task.file),
-            "line": task.line,
-            "timeout": task.timeout,
-        },
-        ensure_ascii=False,
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _path(text: str) -> Path:
-    """One Path per queue file, however many tasks it holds (making one costs microseconds)."""
-    return Path(text)
-
-
-def task_from_json(text: str) -> Task:
-    d = json.loads(text)
-    return Task(
-        id=d["id"],
-        title=d["title"],
-        agent=d["agent"],
-        priority=d["priority"],
-        phase=d["phase"],
-        after=tuple(d["after"]),
-        estimate=d["estimate"],
-        uses=tuple(d["uses"]),
-        prompt=d["prompt"],
-        report=tuple(d["report"]),
-        validate=tuple(d["validate"]),
-        retries=d["retries"],
-        file=_path(d["file"]),
-        line=d["line"],
-        timeout=d.get("timeout", 600.0),
-    )
+from .schema import (
+    DEFAULTS,
+    EXTRA,
+    PROMPT,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SENT,
+    Attempt,
+    Event,
+    task_from_json,
+    task_to_json,
+)
 
 
 class Store:
@@ -194,7 +53,7 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-            self.db.executescript(_SCHEMA)
+            self.db.executescript(SCHEMA)
             self.db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
             )
@@ -295,8 +154,8 @@ class Store:
                 json.dumps(
                     {  # a field at its default is left out (most are: reading stays cheap)
                         name: sorted(value) if isinstance(value, frozenset) else value
-                        for name in _EXTRA
-                        if (value := getattr(t, name)) != _DEFAULTS[name]
+                        for name in EXTRA
+                        if (value := getattr(t, name)) != DEFAULTS[name]
                     },
                     ensure_ascii=False,
                 ),
@@ -316,9 +175,9 @@ class Store:
                 reason=r["reason"],
                 **(
                     {
-                        name: _EXTRA[name](value)
+                        name: EXTRA[name](value)
                         for name, value in json.loads(r["extra"]).items()
-                        if name in _EXTRA
+                        if name in EXTRA
                     }
                     if r["extra"] not in (None, "{}")
                     else {}

@@ -24,7 +24,8 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from functools import partial
 
-from ..adapters.store import PASTED, PROMPT, SENT, Attempt, Store
+from ..adapters.schema import PASTED, PROMPT, SENT, Attempt
+from ..adapters.store import Store
 from ..adapters.tmux import Tmux
 from ..core.reading import BUSY, WAITING, Reading
 from ..errors import TmuxError

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
-from ..adapters.store import FIELDS, PROMPT, SENDING, Store
+from ..adapters.schema import FIELDS, PROMPT, SENDING
+from ..adapters.store import Store
 from ..core import scheduler as sch
 from ..core import state as st
 from .journal import Journal

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from ..adapters.store import FIELDS, PROMPT, Attempt, Store
+from ..adapters.schema import FIELDS, PROMPT, Attempt
+from ..adapters.store import Store
 from ..config.settings import Settings
 from ..core import state as st
 from ..core.attention import Unconfirmed

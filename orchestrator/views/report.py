@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..adapters.store import Event
+from ..adapters.schema import Event
 from ..core.state import ACTIVE, TaskState
 from ..text import duration, printable
 

@@ -16,7 +16,7 @@ from ..core.taskstate import ACTIVE
 from ..text import duration, printable, printable_data
 
 if TYPE_CHECKING:
-    from ..adapters.store import Event
+    from ..adapters.schema import Event
 
 STATUS_ICONS = {
     "queued": "⏳",
