@@ -10,8 +10,12 @@ def order(ws: Workspace, agent: str) -> list[str]:
 
 
 def test_commands_reach_a_running_daemon(workspace: Workspace) -> None:
+    """The agents hold their first tasks (A1, B1) in flight until the commands are given:
+    a delay would be a race on a loaded machine."""
     ws = workspace
-    ws.sim_agents(["a", "b"], delay=2.0)
+    hold = ws.root / "hold"
+    hold.touch()
+    ws.sim_agents(["a", "b"], delay=0.3, extra={n: ["--hold", str(hold)] for n in "ab"})
     ws.write_queue(
         "q.yaml",
         [
@@ -39,13 +43,14 @@ def test_commands_reach_a_running_daemon(workspace: Workspace) -> None:
         assert refused.returncode == 1 and "nothing to cancel" in refused.stderr
         unknown = ws.cli("pause", "nobody")
         assert unknown.returncode == 1 and "no agent 'nobody'" in unknown.stderr
+        hold.unlink()  # A1 and B1 are reported now
         wait_until(lambda: ws.statuses().get("A4") == "done", 60, "a's queue done")
         assert order(ws, "a") == [f"[orchestrate {t} #1]" for t in ("A1", "A3", "A4")]
         assert ws.statuses()["A2"] == "cancelled"
         status = ws.status()
         b = next(a for a in status["agents"] if a["name"] == "b")
-        assert b["state"] == "paused" and b["task"] in ("B1", None)
-        # b was paused with B1 in hand (it went out at once) or before: B2 is never sent
+        assert b["state"] == "paused" and b["task"] is None
+        # b was paused with B1 in hand (held until A1 was), or before it went out: B2 waits
         sent_b = order(ws, "b")
         assert "[orchestrate B2 #1]" not in sent_b
         resumed = ws.cli("resume", "b")

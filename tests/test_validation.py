@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from orchestrator.core.state import ValidationDone
-from orchestrator.daemon.validation import Validator
+from orchestrator.daemon.validation import GROUP_SUFFIX, Validator
 
 from .conftest import Workspace, simple_tasks, wait_until
 
@@ -111,6 +111,10 @@ def test_a_validation_left_by_a_killed_daemon_is_ended_before_its_rerun(
     daemon = ws.start()
     try:
         wait_until(lambda: ran.exists() and ran.read_text().strip(), 60, "the first validation")
+        # ... and the daemon's record of its process group (written just after it started:
+        # a kill -9 in between leaves a group the next daemon cannot know of)
+        record = ws.root / ".orchestrate" / "logs" / f"L-000-1{GROUP_SUFFIX}"
+        wait_until(record.exists, 30, "the record of the validation's process group")
     finally:
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(timeout=20)
