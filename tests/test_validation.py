@@ -135,6 +135,24 @@ def test_a_validation_left_by_a_killed_daemon_is_ended_before_its_rerun(
     assert not list((ws.root / ".orchestrate" / "logs").glob("*.pgid"))
 
 
+def test_a_daemon_killed_as_a_validation_starts_leaves_nothing_running(
+    workspace: Workspace,
+) -> None:
+    """kill -9 right after a check's shell started, before its process group is recorded
+    (fault point `validating`): the shell waits for the record before it runs the check, so
+    the check runs once, by the next daemon; none is left running that nobody knows of."""
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.2)
+    ran = ws.root / "ran.txt"
+    ws.write_queue("q.yaml", simple_tasks("L", ["a"], 1, validate=["sleep 1; echo $$ >> ran.txt"]))
+    daemon = ws.start("--exit-when-done", env={"ORCHESTRATE_FAULT": "validating:1"})
+    assert daemon.wait(timeout=120) == -signal.SIGKILL, ws.daemon_log()[-3000:]
+    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert ws.statuses() == {"L-000": "done"}
+    assert len(ran.read_text().split()) == 1  # the check ran once: the killed one never did
+
+
 def _group_of(pid: int) -> int | None:
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[2])

@@ -32,7 +32,8 @@ from ..errors import TmuxError
 from ..prompt import label, last_line, marker
 from .screen import Profile, classify
 
-FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")
+FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")  # a dispatch's
+CHECK_FAULT_POINTS = ("validating",)  # a validation started, its process group not yet recorded
 LANDING_LIMIT = 3.0  # seconds a paste may take to show before Enter goes anyway
 LANDING_POLL = 0.05
 # What the real CLIs show in their input line instead of a pasted text (Claude Code
@@ -56,7 +57,7 @@ class Faults:
         self.counts: dict[str, int] = {}
         for item in filter(None, (s.strip() for s in spec.split(","))):
             point, _, count = item.partition(":")
-            if point not in FAULT_POINTS:
+            if point not in (*FAULT_POINTS, *CHECK_FAULT_POINTS):
                 raise ValueError(f"ORCHESTRATE_FAULT: unknown point {point!r}")
             self.limits[point] = int(count or 1)
 

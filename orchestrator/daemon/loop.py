@@ -133,7 +133,10 @@ class Daemon:
         )
         self.attention = Attention(self.tmux, self.agents, self.journal)
         self.validator = Validator(
-            self.settings.workdir, self.settings.state_dir / "logs", self.events.put
+            self.settings.workdir,
+            self.settings.state_dir / "logs",
+            self.events.put,
+            self.faults.reached,
         )
         self.executor = Executor(
             self.store, self.journal, self.validator, self.agents.details, self.clock

@@ -46,10 +46,17 @@ def _tail(path: Path, start: int, lines: int = TAIL_LINES) -> str:
 class Validator:
     """Runs validations on threads; `stop()` kills what still runs."""
 
-    def __init__(self, workdir: Path, logs: Path, post: Callable[[ValidationDone], None]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        logs: Path,
+        post: Callable[[ValidationDone], None],
+        reached: Callable[[str], None] = lambda point: None,
+    ) -> None:
         self.workdir = workdir
         self.logs = logs
         self.post = post
+        self.reached = reached  # fault injection (delivery.Faults): the crash tests
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._threads: list[threading.Thread] = []
@@ -137,14 +144,14 @@ class Validator:
                     if self._stopping.is_set():
                         return
                     try:
-                        proc = start_command(
-                            command, self.workdir, subprocess.DEVNULL, out, subprocess.STDOUT
-                        )
+                        proc = start_command(command, self.workdir, GATED, out, subprocess.STDOUT)
                     except OSError as exc:
                         failure = f"could not start: {exc}"
                     else:
                         self._procs[key] = proc
+                        self.reached("validating")
                         _record_group(self.logs / f"{task_id}-{attempt}{GROUP_SUFFIX}", proc.pid)
+                        _open_gate(proc)
                 if proc is None:
                     out.write(f"[orchestrate] {failure}\n".encode())
                     self._done(task_id, attempt, log, command, None, failure, failure)
@@ -189,20 +196,39 @@ class Validator:
         self.post(ValidationDone(task_id, attempt, False, summary, str(log), command, code, tail))
 
 
+GATED = "gated"  # start_command's stdin: the command waits for _open_gate, then reads EOF
+# The shell waits for one line before it runs the command ("$1", never interpolated): a
+# daemon killed before it opened the gate closes the pipe, and the command never runs.
+_GATE = 'read _ && exec /bin/sh -c "$1"'
+
+
 def start_command(
     command: str, workdir: Path, stdin: Any, stdout: Any, stderr: Any
 ) -> subprocess.Popen[bytes]:
     """Start an operator's command (from a queue file or orchestrate.yaml) through the shell,
-    in the workspace, in a process group of its own so that `kill_group` reaches all of it."""
+    in the workspace, in a process group of its own so that `kill_group` reaches all of it.
+    With `stdin=GATED` it starts only once `_open_gate` is called (a validation: once its
+    process group is recorded, so that a crash in between leaves nothing running unknown)."""
+    gated = stdin == GATED
     return subprocess.Popen(
-        command,
-        shell=True,
+        ["/bin/sh", "-c", _GATE, "sh", command] if gated else command,
+        shell=not gated,
         cwd=workdir,
-        stdin=stdin,
+        stdin=subprocess.PIPE if gated else stdin,
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,
     )
+
+
+def _open_gate(proc: subprocess.Popen[bytes]) -> None:
+    """Let a command started with stdin=GATED run; its stdin is at end of file after."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(b"\n")
+        proc.stdin.close()
+    except BrokenPipeError:  # it is gone already (killed): its wait says so
+        pass
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
