@@ -66,12 +66,12 @@ def test_restarts_back_off_doubling_to_a_minute_and_are_forgotten_once_healthy(
             assert forgotten is None
             delays = []
         backoff = forgotten
-        before = backoff
-        backoff, delay = restart(backoff, now)
-        if delay is None:
-            assert before is not None and now < before.not_before and backoff == before
+        after = restart(backoff, now)
+        if after is None:
+            assert backoff is not None and now < backoff.not_before  # not yet: it stays
             continue
-        assert backoff is not None and backoff.not_before == now + delay
-        assert delay == min(BACKOFF_MAX, 2.0 ** len(delays))  # 1, 2, 4 ... 60 s
+        delay = min(BACKOFF_MAX, 2.0 ** len(delays))  # 1, 2, 4 ... 60 s
+        assert after == Backoff(len(delays) + 1, now + delay)
+        backoff = after
         delays.append(delay)
         last = now

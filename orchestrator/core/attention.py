@@ -89,7 +89,7 @@ def attend(
         watch, said = _dialog(agent, watch, reading, holding, manner, now)
         actions += said
     if watch.unconfirmed is not None:
-        watch, said = _confirm(agent, watch, reading, in_flight, manner, now)
+        watch, said = _confirm(agent, watch, watch.unconfirmed, reading, in_flight, manner, now)
         actions += said
     return watch, tuple(actions)
 
@@ -128,13 +128,17 @@ def _dialog(
 
 
 def _confirm(
-    agent: str, watch: Watch, reading: Reading | None, in_flight: bool, manner: Manner, now: float
+    agent: str,
+    watch: Watch,
+    sent: Unconfirmed,
+    reading: Reading | None,
+    in_flight: bool,
+    manner: Manner,
+    now: float,
 ) -> tuple[Watch, list[Action]]:
     """Did the agent take the text? Busy, a dialog, or an emptied input box say yes. The text
     still in the input box of an agent that is not busy gets Enter once more, never blind;
     past CONFIRM_WITHIN the delivery is journaled as unconfirmed."""
-    sent = watch.unconfirmed
-    assert sent is not None
     taken = replace(watch, unconfirmed=None)
     if not in_flight:
         return taken, []

@@ -91,14 +91,13 @@ class Backoff:
     not_before: float = 0.0
 
 
-def restart(backoff: Backoff | None, now: float) -> tuple[Backoff | None, float | None]:
-    """May the agent's program be started again now? The backoff after, and the delay before
-    the next restart may come (None: not now, the backoff unchanged)."""
+def restart(backoff: Backoff | None, now: float) -> Backoff | None:
+    """May the agent's program be started again now? If so the backoff after this restart
+    (the next no sooner than its `not_before`), else None (the backoff stays as it is)."""
     count, not_before = (backoff.restarts, backoff.not_before) if backoff else (0, 0.0)
     if now < not_before:
-        return backoff, None
-    delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2**count)
-    return Backoff(count + 1, now + delay), delay
+        return None
+    return Backoff(count + 1, now + min(BACKOFF_MAX, BACKOFF_FIRST * 2**count))
 
 
 def healthy(backoff: Backoff | None, up_since: float | None, now: float) -> Backoff | None:

@@ -32,8 +32,10 @@ from ..errors import TmuxError
 from ..prompt import label, last_line, marker
 from .screen import Profile, classify
 
-FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")  # a dispatch's
-CHECK_FAULT_POINTS = ("validating",)  # a validation started, its process group not yet recorded
+# Where the crash tests kill the daemon: every step of a dispatch, and a validation started
+# whose process group is not yet recorded.
+FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")
+CHECK_FAULT_POINTS = ("validating",)
 LANDING_LIMIT = 3.0  # seconds a paste may take to show before Enter goes anyway
 LANDING_POLL = 0.05
 # What the real CLIs show in their input line instead of a pasted text (Claude Code
@@ -48,7 +50,8 @@ class Faults:
     """Fault injection for the crash tests: `ORCHESTRATE_FAULT=POINT:N` (comma-separated).
 
     The daemon kills itself with SIGKILL the N-th time it reaches POINT, exactly as
-    `kill -9` would, so the tests can crash it between any two steps of a dispatch.
+    `kill -9` would, so the tests can crash it between any two steps of a dispatch (or as
+    a validation starts).
     Without the variable nothing happens.
     """
 

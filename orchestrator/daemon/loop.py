@@ -119,7 +119,7 @@ class Daemon:
         self.store = self._open_store(self.settings.state_dir / "state.db")
         self.journal = Journal(self.store, self.view, self.clock, self.root, self.settings.session)
         self.guard = StateGuard(self.store)
-        self.queues = InForce(self.settings, lambda kind, message: self.journal(kind, message))
+        self.queues = InForce(self.settings, self.journal)
         self.courier = Courier(
             self.tmux, self.store, self.clock, self.sleep, self.faults, self._wake
         )

@@ -277,14 +277,15 @@ class AgentPanes:
 
     def _due(self, name: str, now: float) -> bool:
         """May the agent be restarted now? Counts the restart and sets the next delay."""
-        backoff, delay = lifecycle.restart(self.restarts.get(name), now)
-        if backoff is None or delay is None:
+        backoff = lifecycle.restart(self.restarts.get(name), now)
+        if backoff is None:
             return False
         self.restarts[name] = backoff
         self.journal(
             "restart",
             f"{name}: starting {self.config(name).command!r} again (restart "
-            f"{backoff.restarts}; the next no sooner than {delay:.0f}s from now)",
+            f"{backoff.restarts}; the next no sooner than {backoff.not_before - now:.0f}s "
+            "from now)",
             name,
         )
         return True

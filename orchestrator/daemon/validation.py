@@ -7,9 +7,9 @@ of a failing command are returned for the retry prompt. Runs happen on worker th
 only post a `ValidationDone` event: the daemon's loop is never blocked.
 
 While a command runs, `TASK-ATTEMPT.pgid` beside its log names its process group and the
-leader's start time. A daemon killed with SIGKILL leaves that file behind: the next daemon
-ends the group (`end_leftovers`) before it runs the validation again, so two runs never
-share a workdir and a log.
+leader's start time; the command waits for that record before it runs. A daemon killed with
+SIGKILL leaves that file behind: the next daemon ends the group (`end_leftovers`) before it
+runs the validation again, so two runs never share a workdir and a log.
 """
 
 from __future__ import annotations
@@ -144,7 +144,14 @@ class Validator:
                     if self._stopping.is_set():
                         return
                     try:
-                        proc = start_command(command, self.workdir, GATED, out, subprocess.STDOUT)
+                        proc = start_command(
+                            command,
+                            self.workdir,
+                            subprocess.PIPE,
+                            out,
+                            subprocess.STDOUT,
+                            gated=True,
+                        )
                     except OSError as exc:
                         failure = f"could not start: {exc}"
                     else:
@@ -196,25 +203,24 @@ class Validator:
         self.post(ValidationDone(task_id, attempt, False, summary, str(log), command, code, tail))
 
 
-GATED = "gated"  # start_command's stdin: the command waits for _open_gate, then reads EOF
-# The shell waits for one line before it runs the command ("$1", never interpolated): a
-# daemon killed before it opened the gate closes the pipe, and the command never runs.
+# The shell waits for one line on its stdin before it runs the command ("$1", never
+# interpolated): a daemon killed before it opened the gate closes the pipe, and the command
+# never runs.
 _GATE = 'read _ && exec /bin/sh -c "$1"'
 
 
 def start_command(
-    command: str, workdir: Path, stdin: Any, stdout: Any, stderr: Any
+    command: str, workdir: Path, stdin: Any, stdout: Any, stderr: Any, gated: bool = False
 ) -> subprocess.Popen[bytes]:
     """Start an operator's command (from a queue file or orchestrate.yaml) through the shell,
     in the workspace, in a process group of its own so that `kill_group` reaches all of it.
-    With `stdin=GATED` it starts only once `_open_gate` is called (a validation: once its
+    `gated` (stdin a pipe): it runs only once `_open_gate` is called (a validation: once its
     process group is recorded, so that a crash in between leaves nothing running unknown)."""
-    gated = stdin == GATED
     return subprocess.Popen(
         ["/bin/sh", "-c", _GATE, "sh", command] if gated else command,
         shell=not gated,
         cwd=workdir,
-        stdin=subprocess.PIPE if gated else stdin,
+        stdin=stdin,
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,
@@ -222,7 +228,7 @@ def start_command(
 
 
 def _open_gate(proc: subprocess.Popen[bytes]) -> None:
-    """Let a command started with stdin=GATED run; its stdin is at end of file after."""
+    """Let a command started `gated` run; its stdin is at end of file after."""
     assert proc.stdin is not None
     try:
         proc.stdin.write(b"\n")
