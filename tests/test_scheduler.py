@@ -490,7 +490,9 @@ def test_overdue_and_stalled_are_flagged_once_per_attempt() -> None:
     actions = h.feed(st.Tick())
     assert [a.kind for a in actions if isinstance(a, st.Update)] == ["overdue"]
     assert h.feed(st.Tick()) == []
-    h.state = st.with_activity(h.state, {"a": start + 100})
+    seen = st.AgentsSeen(frozenset({"a"}), frozenset({"a"}), activity={"a": start + 100})
+    assert h.feed(seen) == [st.Heard("a", start + 100)]  # folded, as any change is
+    assert h.state.agents[0].activity == start + 100
     h.now = start + 390
     assert h.feed(st.Tick()) == []  # output 290 s ago: not yet stalled
     h.now = start + 401

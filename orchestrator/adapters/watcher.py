@@ -34,9 +34,12 @@ class ControlChanged:
     """The CLI queued an operator's command in the store."""
 
 
+Change = BoardChanged | QueuesChanged | ControlChanged
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(
-        self, board: Path, queues: Path, control: Path, post: Callable[[object], None]
+        self, board: Path, queues: Path, control: Path, post: Callable[[Change], None]
     ) -> None:
         self.board = str(board)
         self.queues = str(queues)
@@ -62,7 +65,7 @@ class Watcher:
     """Watches the board's folder, the queue folder and the control file (not recursively)."""
 
     def __init__(
-        self, board: Path, queues: Path, control: Path, post: Callable[[object], None]
+        self, board: Path, queues: Path, control: Path, post: Callable[[Change], None]
     ) -> None:
         self._handler = _Handler(board.absolute(), queues.absolute(), control.absolute(), post)
         self._folders = {board.absolute().parent, queues.absolute(), control.absolute().parent}

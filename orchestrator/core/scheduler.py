@@ -31,6 +31,7 @@ from .state import (
     Dispatch,
     Event,
     FollowUp,
+    Heard,
     Note,
     QueueLoaded,
     RememberOrphan,
@@ -65,6 +66,9 @@ def decide(state: State, event: Event, now: float, dispatch: bool = True) -> lis
             running = agent.name in running_now
             if (present, ready, running) != (agent.present, agent.ready, agent.running):
                 actions.append(SetPresence(agent.name, present, ready, running))
+            heard = event.activity.get(agent.name)
+            if heard is not None and heard != agent.activity:
+                actions.append(Heard(agent.name, heard))
             if not running and agent.task is not None:
                 actions.extend(_on_gone(state.tasks[agent.task], agent.name))
     elif isinstance(event, ValidationDone):

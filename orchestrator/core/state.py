@@ -88,6 +88,28 @@ class State:
         return next((a for a in self.agents if a.name == name), None)
 
 
+def resumed(
+    tasks: Iterable[TaskState],
+    agents: Iterable[str],
+    paused: set[str],
+    orphans: Mapping[str, str],
+    stall_after: float,
+) -> State:
+    """The state a start takes up from the store: the tasks as recorded, each agent holding
+    the task it was given, none seen yet (the first look at the panes says who is there)."""
+    tasks = list(tasks)
+    held = {t.agent: t.id for t in tasks if t.status in ACTIVE and t.agent}
+    return State(
+        tasks=frozen_tasks({t.id: t for t in tasks}),
+        agents=tuple(
+            AgentState(name, present=False, ready=False, paused=name in paused, task=held.get(name))
+            for name in agents
+        ),
+        orphans=orphans,
+        stall_after=stall_after,
+    )
+
+
 # --------------------------------------------------------------------------- events
 
 
@@ -202,6 +224,14 @@ class SetPresence:
 
 
 @dataclass(frozen=True)
+class Heard:
+    """Output seen in an agent's pane at `at` (an observation the stall flag reads)."""
+
+    agent: str
+    at: float
+
+
+@dataclass(frozen=True)
 class SetPaused:
     """`orchestrate pause` / `resume`: the agent takes no new task while paused."""
 
@@ -249,6 +279,7 @@ Action = (
     | Validate
     | FollowUp
     | SetPresence
+    | Heard
     | SetPaused
     | Requeue
     | Note
@@ -328,6 +359,8 @@ def fold(state: State, actions: Iterable[Action], now: float) -> State:
                 ready=action.ready,
                 running=action.running,
             )
+        elif isinstance(action, Heard):
+            agents[action.agent] = replace(agents[action.agent], activity=action.at)
         elif isinstance(action, SetPaused):
             agents[action.agent] = replace(agents[action.agent], paused=action.paused)
         elif isinstance(action, Requeue):
@@ -350,13 +383,3 @@ def fold(state: State, actions: Iterable[Action], now: float) -> State:
         stall_after=state.stall_after,
         cached_index=state.index.updated(base, after, tasks),
     )
-
-
-def with_activity(state: State, activity: Mapping[str, float]) -> State:
-    """Record the agents' last output times (observations, not decisions)."""
-    if not activity:
-        return state
-    agents = tuple(
-        replace(a, activity=activity[a.name]) if a.name in activity else a for a in state.agents
-    )
-    return replace(state, agents=agents)

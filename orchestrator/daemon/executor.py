@@ -44,6 +44,7 @@ class Executor:
         self.clock = clock
         self.state = st.State()
         self._sender: Sends | None = None
+        self.rechecked: set[tuple[str, int]] = set()  # (task, attempt) checked again at start
 
     @property
     def sender(self) -> Sends:
@@ -114,6 +115,18 @@ class Executor:
             batch = [a for a in sends if agents[a.agent] is a]
             self.sender.send(batch)
             sends = [a for a in sends if agents[a.agent] is not a]
+
+    def check_again(self) -> None:
+        """At start: the checks a stopped daemon left are ended, and each task it was
+        checking is checked again (once, if the start is tried again)."""
+        for task_id, message in self.validator.end_leftovers():
+            self.journal("validate", message, task=task_id)
+        for task in self.state.tasks.values():
+            checking = (task.id, task.attempts)
+            if task.status == st.VALIDATING and checking not in self.rechecked:
+                self.journal("validate", f"{task.id} #{task.attempts}: validating again")
+                self.validate(task)
+                self.rechecked.add(checking)
 
     def validate(self, task: st.TaskState) -> None:
         self.validator.start(task.id, task.attempts, task.task.validate, task.task.timeout)

@@ -1,6 +1,12 @@
-"""The board's reports taken in: each read's new blocks become the scheduler's `Reported`
-events, recorded with the reader's position in one transaction, so that a block is acted on
-once (a read the store could not take is read again, from where the last one stood)."""
+"""What comes into the daemon from the workspace: the board's reports, the queue files'
+edits and the operators' commands.
+
+Each read of the board's new blocks becomes the scheduler's `Reported` events, recorded with
+the reader's position in one transaction, so that a block is acted on once (a read the store
+could not take is read again, from where the last one stood). The queue files in force
+(queueset.InForce) are loaded again on an edit; a command queued by the CLI in the store is
+applied and answered in the store.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ from pathlib import Path
 
 from ..adapters.store import Store
 from ..board import BoardNotAFile, BoardReader, ReadResult, candidates
+from ..config.queueset import InForce
 from ..core import scheduler as sch
 from ..core import state as st
+from ..errors import ConfigError
 from .delivery import Faults
 from .executor import Executor
 from .journal import Journal
@@ -20,6 +28,7 @@ class Intake:
     def __init__(
         self,
         board: Path,
+        queues: InForce,
         store: Store,
         journal: Journal,
         executor: Executor,
@@ -27,6 +36,7 @@ class Intake:
         clock: Callable[[], float],
     ) -> None:
         self.board = board
+        self.queues = queues
         self.store = store
         self.journal = journal
         self.executor = executor
@@ -82,3 +92,32 @@ class Intake:
             actions = sch.decide(self.executor.state, st.Reported(block), now, dispatch=False)
             self.executor.record(actions)
             effects += actions
+
+    def reload_queues(self) -> None:
+        """The queue files again, after an edit; bad input is journaled, the last good
+        version of each file stays in force (the daemon never dies on input)."""
+        try:
+            tasks = self.queues.read()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                self.journal("queue-error", str(problem))
+            return
+        known = set(self.executor.state.tasks)
+        self.executor.handle(st.QueueLoaded(tuple(tasks)))
+        added = [t.id for t in tasks if t.id not in known]
+        if added:
+            self.journal(
+                "queue-loaded", f"queue reloaded: {len(added)} new task(s): " + ", ".join(added)
+            )
+
+    def commands(self) -> None:
+        """Apply the operators' commands queued by the CLI, and answer each."""
+        for seq, command, target in self.store.pending_commands():
+            answers = self.executor.handle(st.Control(command, target))
+            answer = next(
+                (a for a in answers if isinstance(a, st.Answer)),
+                st.Answer(False, "not understood"),
+            )
+            with self.executor.atomic():
+                self.store.answer_command(seq, answer.ok, answer.message)
+                self.journal("command", f"{command} {target}: {answer.message}", task=target)

@@ -3,7 +3,9 @@
 Board and pane text in a message or its data loses its control characters here (text.py), so
 nothing a model or a board wrote reaches a terminal, a notification command or a file with
 them. It also keeps the lasting troubles (the board unreadable, tmux gone, the state folder
-replaced): each is journaled once when it starts or changes, and once when it ends.
+replaced): each is journaled once when it starts or changes, and once when it ends; and a
+state database that cannot be written, which the journal (in it) cannot take, is told on the
+view and the log.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from ..adapters.store import Store
 from ..core import state as st
+from ..errors import StateError
 from ..text import printable, printable_data
 from ..views.dashboard import View
 from .notify import NOTIFY_KINDS, Notifier
@@ -32,6 +35,7 @@ class Journal:
         self.session = session
         self.notifier: Notifier | None = None
         self.troubles: dict[str, str] = {}  # key -> the lasting trouble as last told ('': none)
+        self.unwritable = ""  # what is wrong with the state database, as last told
 
     def __call__(
         self,
@@ -70,6 +74,20 @@ class Journal:
             self(f"{key}-error", message)
         else:
             self(f"{key}-ok", f"{key}: working again")
+
+    def database(self, exc: StateError | None) -> None:
+        """A state database that cannot be written is told once (it cannot go into the
+        journal, which lives in it), and once when it works again."""
+        message = str(exc) if exc else ""
+        if message == self.unwritable:
+            return
+        if message:
+            log.error("%s", message)
+            self.view.event("state-error", message, None, None)
+        else:
+            self.unwritable = ""
+            self("state-ok", "the state database can be written again: going on")
+        self.unwritable = message
 
     def problems(self) -> tuple[str, ...]:
         """The lasting troubles of now, for people."""

@@ -18,25 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..adapters.lock import Lock
-from ..adapters.statedir import REPLACED, RESTORED, TROUBLE, StateGuard, StateReplaced
-from ..adapters.store import Store
 from ..adapters.tmux import Tmux
-from ..adapters.watcher import BoardChanged, ControlChanged, QueuesChanged, Watcher
-from ..board import ReadResult
+from ..adapters.watcher import BoardChanged, Change, ControlChanged, QueuesChanged, Watcher
 from ..config.queueset import InForce
 from ..config.settings import agents_for, load_settings
 from ..core import scheduler as sch
 from ..core import state as st
-from ..errors import ConfigError, StateError, TmuxError
+from ..errors import StateError
 from ..views.dashboard import View
-from ..views.rows import Snapshot
-from ..views.snapshot import snapshot
 from .attention import Attention
 from .delivery import Courier, Faults, Outbox
 from .executor import Executor
+from .folder import StateFolder, open_store
 from .intake import Intake
 from .journal import Journal
 from .notify import Notifier, NotifyProblem
+from .observe import Observer
 from .panes import AgentPanes
 from .publish import Publisher
 from .sending import Sender
@@ -63,6 +60,10 @@ class Woken:
     pass
 
 
+# What the loop is woken by: the one stream its producers post on.
+Inbound = Stop | Woken | Change | st.ValidationDone | NotifyProblem
+
+
 class Daemon:
     def __init__(
         self,
@@ -81,24 +82,17 @@ class Daemon:
         self.exit_when_done = exit_when_done
         self.clock = clock
         self.sleep = sleep
-        self.events: queue.Queue[object] = queue.Queue()
+        self.events: queue.Queue[Inbound] = queue.Queue()
         self.planned: st.State | None = None  # the state the loop last planned on
         self.notifier: Notifier | None = None
         self.faults = Faults(os.environ.get("ORCHESTRATE_FAULT", ""))
         self.all_done = False  # every task settled, as last journaled
-        self.deferred: list[object] = []  # events the state database could not take yet
-        self.state_failure = ""  # what is wrong with the state database, as last told
-        self.started: float | None = None
-        self.revalidated: set[tuple[str, int]] = set()  # (task, attempt) checked again at start
+        self.deferred: list[Inbound] = []  # events the state database could not take yet
 
     @property
     def state(self) -> st.State:
-        """The state in memory, which the executor owns."""
+        """The state in memory, which the executor owns (and changes only by folding)."""
         return self.executor.state
-
-    @state.setter
-    def state(self, state: st.State) -> None:
-        self.executor.state = state
 
     # ------------------------------------------------------------------ life cycle
 
@@ -114,17 +108,16 @@ class Daemon:
         """Run until stopped (exit 0), or with exit_when_done until nothing can progress."""
         self.settings = load_settings(self.root)
         self.watcher: Watcher | None = None
-        self.lock = Lock(self.settings.state_dir / "daemon.lock")
-        self.lock.acquire()
-        self.store = self._open_store(self.settings.state_dir / "state.db")
+        lock = Lock(self.settings.state_dir / "daemon.lock")
+        lock.acquire()
+        self.store = open_store(self.settings.state_dir / "state.db")
         self.journal = Journal(self.store, self.view, self.clock, self.root, self.settings.session)
-        self.guard = StateGuard(self.store)
+        self.folder = StateFolder(self.store, lock, self.journal)
         self.queues = InForce(self.settings, self.journal)
         self.courier = Courier(
             self.tmux, self.store, self.clock, self.sleep, self.faults, self._wake
         )
         self.outbox = Outbox(self.courier)
-        self.publisher = Publisher(self.view, self.settings, self.store, self.clock)
         self.agents = AgentPanes(
             self.tmux,
             self.settings,
@@ -132,6 +125,14 @@ class Daemon:
             lambda kind, message, agent: self.journal(kind, message, agent=agent),
         )
         self.attention = Attention(self.tmux, self.agents, self.journal)
+        self.publisher = Publisher(
+            self.view,
+            self.settings,
+            self.store,
+            self.clock,
+            self.agents,
+            lambda: (*self.queues.problems, *self.journal.problems()),
+        )
         self.validator = Validator(
             self.settings.workdir,
             self.settings.state_dir / "logs",
@@ -171,13 +172,14 @@ class Daemon:
             if self.notifier is not None:
                 self.notifier.stop()
             with suppress(StateError):
-                self.publisher.publish(self._snapshot(running=False))
+                self.publisher.publish(self.publisher.snapshot(self.state, running=False))
             try:
-                self._check_state()  # a folder deleted in the last second: kept all the same
+                # A folder deleted in the last second: kept all the same.
+                self.folder.check(self._rewatch)
             finally:
                 self.tmux.close()
                 self.store.close()
-                self.lock.release()
+                lock.release()
 
     def _watch(self) -> None:
         """Watch the board, the queue files and the control file; a write between the last
@@ -191,52 +193,12 @@ class Daemon:
         self.watcher.start()
         self.events.put(BoardChanged())
 
-    def _check_state(self) -> None:
-        """At each tick, before agents are looked at: is `.orchestrate/` still the one this
-        daemon opened? A vanished one is restored from the open database (nothing recorded is
-        lost, the run goes on); a replaced one stops the daemon, its own state kept, saying
-        what to do (statedir.StateGuard). The pid file is written again if it went."""
-        found = self.guard.check()
-        if found.kind == REPLACED and found.kept is not None:
-            if not self.journal.troubles.get("state-folder"):
-                self.journal("state-replaced", found.message)
-            try:
-                self.guard.keep(found.kept, found.message)
-            except StateError as exc:  # no room, no right: go on with it, and try again
-                self.guard.replaced = False
-                self.journal.trouble("state-folder", f"{exc}; the daemon goes on and tries again")
-                return
-            raise StateReplaced(found.message)
-        if found.kind == TROUBLE:
-            self.journal.trouble("state-folder", found.message)
-            return
-        if found.kind == RESTORED:
-            self.journal.trouble("state-folder", "")
-            self.journal("state-restored", found.message)
-            if self.watcher is not None:  # its watch on the old folder went with it
-                self.watcher.stop()
-                self._watch()
-                self.events.put(QueuesChanged(str(self.settings.queues)))
-        if not self.guard.replaced:
-            try:
-                self.lock.mark()
-            except OSError as exc:
-                self.journal.trouble("state-folder", f"cannot write {self.lock.path}: {exc}")
-                return
-            self.journal.trouble("state-folder", "")
-
-    @staticmethod
-    def _open_store(db: Path) -> Store:
-        """Open the state database. A folder deleted while it is being opened (`rm -rf
-        .orchestrate` as the daemon starts: its first statements fail) is made again, up to
-        twice; anything else wrong with it is for a person (a full disk, a corrupt file)."""
-        for _ in range(2):
-            try:
-                return Store(db)
-            except StateError:
-                if db.exists():
-                    raise
-        return Store(db)
+    def _rewatch(self) -> None:
+        """A restored folder: its watch on the old one went with it."""
+        if self.watcher is not None:
+            self.watcher.stop()
+            self._watch()
+            self.events.put(QueuesChanged(str(self.settings.queues)))
 
     def _begin(self) -> bool:
         """Journal the start and recover. A state database that fails meanwhile (its folder
@@ -249,17 +211,17 @@ class Daemon:
                 if not said:
                     self.journal("daemon-start", f"daemon started in {self.root}")
                     said = True
-                self.started = self.clock()
+                self.publisher.started = started = self.clock()
                 with self.executor.atomic():
-                    self.store.set_meta("started", repr(self.started))
+                    self.store.set_meta("started", repr(started))
                 self._startup()
-                self._state_trouble(None)
+                self.journal.database(None)
                 return True
             except StateError as exc:
-                self._state_trouble(exc)
+                self.journal.database(exc)
             with suppress(StateError):
-                self._check_state()  # a vanished folder is restored here
-            items = self._take(self.timing.tick)
+                self.folder.check(self._rewatch)  # a vanished folder is restored here
+            items = _take(self.events, self.timing.tick)
             if any(isinstance(i, Stop) for i in items):
                 return False
             self.deferred += [i for i in items if not isinstance(i, Woken)]
@@ -268,56 +230,54 @@ class Daemon:
         stored = self.store.tasks()
         queues = self.queues.read(starting=True)
         agents = agents_for(self.settings, [*(t.task for t in stored), *queues])
-        paused = self.store.paused_agents()
-        held = {t.agent: t.id for t in stored if t.status in st.ACTIVE and t.agent}
-        self.state = st.State(
-            tasks=st.frozen_tasks({t.id: t for t in stored}),
-            agents=tuple(
-                st.AgentState(
-                    a.name,
-                    present=False,
-                    ready=False,
-                    paused=a.name in paused,
-                    task=held.get(a.name),
-                )
-                for a in agents
-            ),
-            orphans=self.store.orphans(),
-            stall_after=self.settings.stall_after,
+        self.executor.state = st.resumed(
+            stored,
+            [a.name for a in agents],
+            self.store.paused_agents(),
+            self.store.orphans(),
+            self.settings.stall_after,
         )
         self.agents.prepare(agents)
         self.executor.handle(st.QueueLoaded(tuple(queues)), dispatch=False)
         self.intake = Intake(
-            self.settings.board, self.store, self.journal, self.executor, self.faults, self.clock
+            self.settings.board,
+            self.queues,
+            self.store,
+            self.journal,
+            self.executor,
+            self.faults,
+            self.clock,
+        )
+        self.observer = Observer(
+            self.intake,
+            self.executor,
+            self.agents,
+            self.attention,
+            self.outbox,
+            self.sender,
+            self.journal,
+            self.clock,
+            self.timing.settle,
         )
         # A block at the end closes (the file ends with a whole line); a partial last
         # line waits for the loop's settle timer.
-        self._read_board(final=True, dispatch=False)
-        self._poll_agents(dispatch=False)
+        self.observer.board(final=True, dispatch=False)
+        self.observer.panes(dispatch=False)
         self.sender.recover_attempts()
-        for task_id, message in self.validator.end_leftovers():
-            self.journal("validate", message, task=task_id)
-        for task in self.state.tasks.values():
-            checking = (task.id, task.attempts)
-            if task.status == st.VALIDATING and checking not in self.revalidated:
-                # The daemon stopped while it was checking (once, if the start is tried again).
-                self.journal("validate", f"{task.id} #{task.attempts}: validating again")
-                self.executor.validate(task)
-                self.revalidated.add(checking)
-        self._commands()
+        self.executor.check_again()
+        self.intake.commands()
         self.executor.handle(st.Tick())
 
     def _loop(self) -> int:
         next_tick = self.clock() + self.timing.tick
-        settle_at: float | None = None
         while True:
             now = self.clock()
             due = [
                 t
-                for t in (next_tick, settle_at, self.outbox.due(), self.publisher.due)
+                for t in (next_tick, self.observer.settle_at, self.outbox.due(), self.publisher.due)
                 if t is not None
             ]
-            items = self._take(max(0.0, min(due) - now))
+            items = _take(self.events, max(0.0, min(due) - now))
             if any(isinstance(i, Stop) for i in items):
                 self._finish_deliveries()
                 return 0
@@ -331,30 +291,22 @@ class Daemon:
                 self.sender.delivered(self.outbox.advance())
                 self._apply(items)
                 if tick:
-                    self._check_state()
-                    self._poll_agents()
+                    self.folder.check(self._rewatch)
+                    self.observer.panes()
                 if tick or any(isinstance(i, ControlChanged) for i in items):
-                    self._commands()
-                if any(isinstance(i, BoardChanged) for i in items) or tick:
-                    # The settle timer runs from the board's last change.
-                    board = self._read_board(final=False)
-                    if board is None or not board.pending:
-                        settle_at = None
-                    elif board.changed or settle_at is None:
-                        settle_at = now + self.timing.settle
-                if settle_at is not None and now >= settle_at:
-                    board = self._read_board(final=True)  # settles only if nothing changed
-                    pending = board is not None and board.pending
-                    settle_at = now + self.timing.settle if pending else None
+                    self.intake.commands()
+                if tick or any(isinstance(i, BoardChanged) for i in items):
+                    self.observer.board_changed(now)
+                self.observer.settled(now)
                 if tick or self.state is not self.planned:  # else it would decide the same
                     self.executor.handle(st.Tick())
                     self.planned = self.state
                 self._note_all_done()
-                self.publisher.soon(self.state, self.timing.tick, self._snapshot)
+                self.publisher.soon(self.state, self.timing.tick)
             except StateError as exc:
-                self._state_trouble(exc)
+                self.journal.database(exc)
                 continue
-            self._state_trouble(None)
+            self.journal.database(None)
             if (
                 self.exit_when_done
                 and not sch.can_progress(self.state)
@@ -362,7 +314,7 @@ class Daemon:
             ):
                 done = sch.all_done(self.state)
                 if not done:
-                    self.journal("stuck", "no task can make progress: " + self._summary())
+                    self.journal("stuck", "no task can make progress: " + _summary(self.state))
                 self._finish_deliveries()
                 return 0 if done else 1
 
@@ -372,14 +324,14 @@ class Daemon:
         with suppress(StateError):
             self.sender.delivered(self.outbox.advance(wait=True))
 
-    def _apply(self, items: list[object]) -> None:
+    def _apply(self, items: list[Inbound]) -> None:
         """The events that came in. Those the state database could not take (a full disk)
         wait in `deferred` for the next tick: no validation result or queue edit is lost."""
         checked = [i for i in items if isinstance(i, st.ValidationDone)]
         edits = [i for i in items if isinstance(i, QueuesChanged)]
         if edits:
             try:
-                self._reload_queues()
+                self.intake.reload_queues()
             except StateError:
                 self.deferred += [edits[0], *checked]
                 raise
@@ -394,135 +346,29 @@ class Daemon:
             if isinstance(item, NotifyProblem):
                 self.journal("notify-error", item.message)
 
-    def _state_trouble(self, exc: StateError | None) -> None:
-        """A state database that cannot be written is told once (it cannot go into the
-        journal, which lives in it), and once when it works again. Nothing is sent meanwhile:
-        every dispatch is committed before its keys go out."""
-        message = str(exc) if exc else ""
-        if message == self.state_failure:
-            return
-        if message:
-            log.error("%s", message)
-            self.view.event("state-error", message, None, None)
-        else:
-            self.state_failure = ""
-            self.journal("state-ok", "the state database can be written again: going on")
-        self.state_failure = message
-
     def _note_all_done(self) -> None:
         """Journal (and notify) once each time the last task settles."""
         done = bool(self.state.tasks) and sch.all_done(self.state) and not self.validator.running()
         if done and not self.all_done:
-            self.journal("all-done", f"every task is settled: {self._summary()}")
+            self.journal("all-done", f"every task is settled: {_summary(self.state)}")
         self.all_done = done
 
-    def _take(self, timeout: float) -> list[object]:
+
+def _take(events: queue.Queue[Inbound], timeout: float) -> list[Inbound]:
+    """What came in within `timeout` seconds: the first event and all that came with it."""
+    try:
+        items = [events.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
         try:
-            items = [self.events.get(timeout=timeout)]
+            items.append(events.get_nowait())
         except queue.Empty:
-            return []
-        while True:
-            try:
-                items.append(self.events.get_nowait())
-            except queue.Empty:
-                return items
+            return items
 
-    def _summary(self) -> str:
-        counts: dict[str, int] = {}
-        for t in self.state.tasks.values():
-            counts[t.status] = counts.get(t.status, 0) + 1
-        return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
-    # ------------------------------------------------------------------ queues and commands
-
-    def _reload_queues(self) -> None:
-        try:
-            tasks = self.queues.read()
-        except ConfigError as exc:  # the daemon never dies on input
-            for problem in exc.problems:
-                self.journal("queue-error", str(problem))
-            return
-        known = set(self.state.tasks)
-        self.executor.handle(st.QueueLoaded(tuple(tasks)))
-        added = [t.id for t in tasks if t.id not in known]
-        if added:
-            self.journal(
-                "queue-loaded", f"queue reloaded: {len(added)} new task(s): " + ", ".join(added)
-            )
-
-    def _commands(self) -> None:
-        """Apply the operators' commands queued by the CLI, and answer each."""
-        for seq, command, target in self.store.pending_commands():
-            answers = self.executor.handle(st.Control(command, target))
-            answer = next(
-                (a for a in answers if isinstance(a, st.Answer)),
-                st.Answer(False, "not understood"),
-            )
-            with self.executor.atomic():
-                self.store.answer_command(seq, answer.ok, answer.message)
-                self.journal("command", f"{command} {target}: {answer.message}", task=target)
-
-    # ------------------------------------------------------------------ board
-
-    def _read_board(self, final: bool, dispatch: bool = True) -> ReadResult | None:
-        """Take in the board's new blocks (intake.py); the read's result (None if the board
-        could not be read). `final`: the settle timer, so that a block at the end closes."""
-        result = self.intake.read(final)
-        if dispatch and result is not None and result.blocks:
-            # A free agent (one a report freed, or one a finished dependency gives work) is
-            # fed now, not at the next tick, and so is one asked for missing fields. If any
-            # of them reads its screen or waits for its output to stop (`quiet`), the screens
-            # are read first; one that does neither was seen at the last tick, and its pane
-            # is checked again (alive, no shell) in the same tmux call as the paste.
-            tasks = self.state.tasks
-            fed = [
-                a.name
-                for a in self.state.agents
-                if a.task is None or (a.task in tasks and tasks[a.task].asking)
-            ]
-            profiles = [self.agents.profile(a) for a in fed]
-            if any(p.reads_screen or p.quiet > 0 for p in profiles):
-                self._poll_agents()
-            else:
-                self.executor.handle(st.Tick())
-        return result
-
-    # ------------------------------------------------------------------ tmux and agents
-
-    def _poll_agents(self, dispatch: bool = True) -> None:
-        names = [a.name for a in self.state.agents]
-        try:
-            seen = self.agents.look(names, self.clock(), sch.watched(self.state))
-            self.journal.trouble("tmux", "")
-        except TmuxError as exc:
-            # Not an observation: nobody is declared gone because tmux did not answer.
-            self.journal.trouble("tmux", f"tmux: {exc}; will retry")
-            return
-        # A program gone in the middle of a delivery took the paste with it: no Enter goes
-        # to the one started in its place.
-        for agent in [a for a in self.outbox.flying if a not in seen.running]:
-            error = TmuxError(f"{agent}'s program exited before its Enter")
-            self.sender.delivered(self.outbox.drop(agent, error))
-        # A screen in the middle of a delivery is the delivery's: no key goes in between.
-        readings = {n: r for n, r in seen.readings.items() if n not in self.outbox.flying}
-        self.attention.look(self.state, readings, self.clock())
-        self.state = st.with_activity(self.state, seen.activity)
-        self.executor.handle(
-            st.AgentsSeen(seen.present, seen.ready, seen.running), dispatch=dispatch
-        )
-
-    # ------------------------------------------------------------------ output
-
-    def _snapshot(self, running: bool = True) -> Snapshot:
-        return snapshot(
-            self.state,
-            self.settings.session,
-            self.root,
-            self.clock(),
-            self.agents.windows,
-            self.agents.details,
-            running,
-            self.started,
-            str(self.settings.board),
-            (*self.queues.problems, *self.journal.problems()),
-        )
+def _summary(state: st.State) -> str:
+    counts: dict[str, int] = {}
+    for t in state.tasks.values():
+        counts[t.status] = counts.get(t.status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

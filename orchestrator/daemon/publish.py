@@ -19,7 +19,8 @@ from ..errors import StateError
 from ..text import printable_data
 from ..views.dashboard import View
 from ..views.rows import Snapshot
-from ..views.snapshot import PROBLEMS_KEY, status_markdown, write_atomically
+from ..views.snapshot import PROBLEMS_KEY, snapshot, status_markdown, write_atomically
+from .panes import AgentPanes
 
 log = logging.getLogger("orchestrate")
 
@@ -29,19 +30,42 @@ SHARE = 0.1  # and at most this share of the loop's time
 
 class Publisher:
     def __init__(
-        self, view: View, settings: Settings, store: Store, clock: Callable[[], float]
+        self,
+        view: View,
+        settings: Settings,
+        store: Store,
+        clock: Callable[[], float],
+        agents: AgentPanes,
+        problems: Callable[[], tuple[str, ...]],
     ) -> None:
         self.view = view
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.agents = agents
+        self.problems = problems  # the queue files' and the lasting troubles of now
+        self.started: float | None = None  # when the daemon started, as recorded
         self.last: tuple[State | None, float] = (None, float("-inf"))  # what, when
         self.due: float | None = None  # a publish held back by the gap
         self.gap = PUBLISH_GAP
         self.status_body = ""  # ORCHESTRATOR_STATUS.md as last written, but its time
         self.stored: tuple[str, str] = ("", "")  # the agents and problems stored
 
-    def soon(self, state: State, every: float, make: Callable[[], Snapshot]) -> None:
+    def snapshot(self, state: State, running: bool = True) -> Snapshot:
+        return snapshot(
+            state,
+            self.settings.session,
+            self.settings.root,
+            self.clock(),
+            self.agents.windows,
+            self.agents.details,
+            running,
+            self.started,
+            str(self.settings.board),
+            self.problems(),
+        )
+
+    def soon(self, state: State, every: float) -> None:
         """Publish a changed state (or, every `every` seconds, the time), at most every
         `gap` seconds: a publish renders every task, and at 10,000 tasks publishing each
         change would have the loop serve the agents late. `due` says when to come back."""
@@ -52,7 +76,7 @@ class Publisher:
         elif now < at + self.gap:
             self.due = at + self.gap
         else:
-            self.publish(make())
+            self.publish(self.snapshot(state))
             self.last, self.due = (state, now), None
             self.gap = max(PUBLISH_GAP, (self.clock() - now) / SHARE)
 
