@@ -559,7 +559,7 @@ def test_a_validation_goes_on_when_the_agent_goes() -> None:
     h = History(["a"], [task("T", validate=("x",))])
     h.report("T")
     h.feed(st.AgentsSeen(frozenset(), frozenset(), running=frozenset()))
-    assert h.status("T") == sch.VALIDATING
+    assert h.status("T") == st.VALIDATING
 
 
 # --------------------------------------------------------------------------- entries gone
