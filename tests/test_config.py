@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import queueset
+from orchestrator.config import notation, queueset
 from orchestrator.config import settings as config
 from orchestrator.errors import ConfigError
 
@@ -237,7 +237,7 @@ def test_priorities_in_french_and_english() -> None:
     ("text", "seconds"), [("90s", 90), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), (45, 45)]
 )
 def test_durations(text: str | int, seconds: float) -> None:
-    assert config.parse_duration(text) == seconds
+    assert notation.parse_duration(text) == seconds
 
 
 def test_merge_keeps_the_last_good_version_of_a_broken_file(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as hst
 
 from orchestrator import __version__
 from orchestrator.adapters.lock import holder
+from orchestrator.config import notation
 from orchestrator.config import settings as config
 
 from .conftest import Workspace, wait_until
@@ -178,22 +179,22 @@ def test_check_reports_every_problem_in_one_run(workspace: Workspace) -> None:
 
 
 def test_the_hand_run_boards_priorities_are_understood() -> None:
-    assert config.priority_of("BLOQUANT CRITIQUE") == "critical"
-    assert config.priority_of("Haute") == "high"
-    assert config.priority_of("OPTIMISATION") == "low"
-    assert config.priority_of("  moyenne ") == "medium"
+    assert notation.priority_of("BLOQUANT CRITIQUE") == "critical"
+    assert notation.priority_of("Haute") == "high"
+    assert notation.priority_of("OPTIMISATION") == "low"
+    assert notation.priority_of("  moyenne ") == "medium"
 
 
-@given(hst.lists(hst.sampled_from(sorted(config.PRIORITY_ALIASES)), min_size=1, max_size=4))
+@given(hst.lists(hst.sampled_from(sorted(notation.PRIORITY_ALIASES)), min_size=1, max_size=4))
 def test_several_priority_words_mean_the_highest_of_them(words: list[str]) -> None:
     spelled = " ".join(w.upper() if i % 2 else w for i, w in enumerate(words))
-    ranks = [config.PRIORITIES[config.PRIORITY_ALIASES[w]] for w in words]
-    assert config.PRIORITIES[config.priority_of(spelled)] == min(ranks)
+    ranks = [config.PRIORITIES[notation.PRIORITY_ALIASES[w]] for w in words]
+    assert config.PRIORITIES[notation.priority_of(spelled)] == min(ranks)
 
 
 def test_an_unknown_priority_lists_the_french_names_too(tmp_path: Path) -> None:
     try:
-        config.priority_of("urgent")
+        notation.priority_of("urgent")
     except ValueError as exc:
         assert "critique, bloquant, haute, moyenne, basse or optimisation" in str(exc)
     else:

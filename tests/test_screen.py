@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import pytest
 
-from orchestrator.config import queueset
+from orchestrator.config import notation, queueset
 from orchestrator.config import settings as config
 from orchestrator.core.lifecycle import output_still, turn_over
 from orchestrator.core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
@@ -109,7 +109,7 @@ def test_classify(case: Case) -> None:
 
 
 def test_every_shipped_profile_loads_and_only_generic_reads_no_screen() -> None:
-    for name in config.PROFILES:
+    for name in notation.PROFILES:
         profile = profile_for(agent(name))
         assert profile.gap > 0 and profile.settle >= 0
         assert profile.reads_screen == (name != "generic")

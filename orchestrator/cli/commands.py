@@ -23,6 +23,7 @@ from .. import __version__
 from ..adapters.lock import UNKNOWN, holder
 from ..config import queueset
 from ..config import settings as config
+from ..config.models import schemas
 from ..errors import ConfigError, OrchestrateError
 from ..views.rows import journal_line, json_text, status_json
 from ..views.snapshot import read_snapshot
@@ -147,7 +148,7 @@ def schema(
     ] = "queue",
 ) -> None:
     """Print the JSON Schema of a queue file or of orchestrate.yaml (for editors)."""
-    found = config.schemas().get(kind)
+    found = schemas().get(kind)
     if found is None:
         raise typer.BadParameter("use queue or orchestrate", param_hint="KIND")
     typer.echo(json.dumps(found, indent=2, ensure_ascii=False))

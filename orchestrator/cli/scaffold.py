@@ -13,7 +13,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from ..config.settings import CONFIG_NAME, schemas
+from ..config.models import schemas
+from ..config.settings import CONFIG_NAME
 from ..errors import OrchestrateError
 from ..paths import private_dir
 

@@ -1,4 +1,5 @@
-"""A task as the queue files define it (config/settings.py reads and checks them)."""
+"""A task as the queue files define it (config/settings.py reads them, config/models.py
+checks them)."""
 
 from __future__ import annotations
 

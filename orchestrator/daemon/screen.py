@@ -22,7 +22,9 @@ from importlib import resources
 from pathlib import Path
 
 from ..config import yamlsrc
-from ..config.settings import PROFILES, Agent, ProfileModel, validate_model
+from ..config.models import ProfileModel, validate_model
+from ..config.notation import PROFILES
+from ..config.settings import Agent
 from ..core.lifecycle import Pace
 from ..core.reading import BUSY, IDLE, RATE_LIMITED, STARTING, UNKNOWN, WAITING, Reading
 from ..prompt import last_line
