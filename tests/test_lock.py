@@ -20,7 +20,7 @@ from orchestrator.adapters.database import Guarded
 from orchestrator.adapters.lock import Lock, holder
 from orchestrator.adapters.statedir import OK, REPLACED, RESTORED, StateGuard
 from orchestrator.adapters.store import Store
-from orchestrator.cli.launch import send_command
+from orchestrator.cli.control import send_command
 from orchestrator.errors import AlreadyRunning
 
 from .conftest import Workspace, simple_tasks, wait_until

@@ -6,20 +6,75 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..config import yamlsrc
 from ..config.queueset import cross_check, read_all
-from ..config.settings import Settings, Task, parse_queue, queue_files
-from ..errors import ConfigError, Problem
+from ..config.settings import Settings, Task, load_settings, parse_queue, queue_files
+from ..errors import ConfigError, OrchestrateError, Problem
 
 NEW_QUEUE = "# Tasks for orchestrate (orchestrate add appends here).\ntasks:\n"
 
 _TASKS = re.compile(r"^tasks:[ \t]*(?:#.*)?$", re.MULTILINE)
 _EMPTY_TASKS = re.compile(r"^tasks:[ \t]*\[[ \t]*\][ \t]*(?:#.*)?$", re.MULTILINE)
 _ITEM = re.compile(r"^([ \t]*)- ", re.MULTILINE)
+
+
+def read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
+    """The prompt given as text, or read from `prompt_file` ('-': stdin)."""
+    if prompt_file is not None:
+        return sys.stdin.read() if str(prompt_file) == "-" else prompt_file.read_text("utf-8")
+    return prompt or ""
+
+
+def add(
+    root: Path,
+    queue: Path | None,
+    *,
+    task_id: str,
+    agent: str,
+    prompt: str,
+    title: str | None,
+    priority: str | None,
+    after: list[str],
+    phase: int | None,
+    uses: list[str],
+    validate: list[str],
+    report: list[str],
+    estimate: str | None,
+    retries: int | None,
+) -> tuple[bool, str]:
+    """The task the options give (those not given left out, `after` and `uses` split at
+    commas) added to its queue file; whether it was, and what to say (on stderr if not)."""
+    given: dict[str, object] = {
+        "id": task_id,
+        "title": title,
+        "agent": agent,
+        "priority": priority,
+        "phase": phase,
+        "after": listed(after) or None,
+        "estimate": estimate,
+        "uses": listed(uses) or None,
+        "prompt": prompt,
+        "report": list(report) or None,
+        "validate": list(validate) or None,
+        "retries": retries,
+    }
+    item = {k: v for k, v in given.items() if v is not None}
+    settings = load_settings(root)
+    try:
+        file, task = add_task(settings, item, queue)
+    except OrchestrateError as exc:
+        return False, f"not added: {exc}"
+    return True, f"added {task.id} to {file}:{task.line}"
+
+
+def listed(values: list[str]) -> list[str]:
+    """Repeated options and comma-separated ones alike: `--after A --after B`, `--after A,B`."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
 def target_file(settings: Settings, queue: Path | None) -> Path:

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import sys
-import time
-from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,14 +16,10 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
-from ..adapters.lock import UNKNOWN, holder
-from ..config import queueset
 from ..config import settings as config
 from ..config.models import schemas
-from ..errors import ConfigError, OrchestrateError
-from ..views.rows import journal_line, json_text, status_json
-from ..views.snapshot import read_snapshot
-from . import launch
+from ..errors import OrchestrateError
+from . import control, launch, readonly
 
 
 def _plain_help(params: list[Any]) -> None:
@@ -64,23 +56,10 @@ app = typer.Typer(
 )
 
 
-def _listed(values: list[str]) -> list[str]:
-    """Repeated options and comma-separated ones alike: `--after A --after B`, `--after A,B`."""
-    return [item.strip() for value in values for item in value.split(",") if item.strip()]
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"orchestrate {__version__}")
         raise typer.Exit()
-
-
-class Context:
-    def __init__(self, workspace: Path | None) -> None:
-        self.workspace = workspace
-
-    def root(self) -> Path:
-        return config.find_root(self.workspace or Path.cwd())
 
 
 @app.callback()
@@ -104,12 +83,21 @@ def main_options(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = Context(workspace)
+    ctx.obj = workspace
 
 
 def _root(ctx: typer.Context) -> Path:
-    obj: Context = ctx.obj
-    return obj.root()
+    """The workspace: -C's folder, else found upwards from here (only when a command asks)."""
+    workspace: Path | None = ctx.obj
+    return config.find_root(workspace or Path.cwd())
+
+
+def _said(ok: bool, said: str | list[str]) -> None:
+    """What a command says: on stdout, or on stderr and exit 1 when it did not do it."""
+    for line in [said] if isinstance(said, str) else said:
+        typer.echo(line, err=not ok)
+    if not ok:
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- init / schema
@@ -126,19 +114,9 @@ def init(
     ] = None,
 ) -> None:
     """Scaffold a workspace that runs as it is, with simulated agents."""
-    from .scaffold import init as scaffold
+    from .scaffold import create
 
-    root = folder.resolve()
-    try:
-        written = scaffold(root, socket)
-    except OrchestrateError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
-    for path in written:
-        typer.echo(f"wrote {path.relative_to(root)}")
-    on = f"-C {folder} " if root != Path.cwd() else ""
-    typer.echo(f"next: orchestrate {on}check, then orchestrate {on}start")
-    typer.echo("its two agents are simulated: edit orchestrate.yaml to point them at real CLIs")
+    _said(*create(folder, socket))
 
 
 @app.command(cls=_Command)
@@ -160,19 +138,11 @@ def schema(
 @app.command(cls=_Command)
 def check(ctx: typer.Context) -> None:
     """Validate orchestrate.yaml, every queue file and every playbook reference."""
-    root = _root(ctx)
-    settings, problems, tasks = queueset.inspect_workspace(root)
-    for problem in problems:
-        typer.echo(str(problem))
-    if problems or settings is None:
-        typer.echo(f"{len(problems)} problem(s)")  # on stdout with them, as linters do
+    ok, lines = readonly.check(_root(ctx))
+    for line in lines:
+        typer.echo(line)
+    if not ok:
         raise typer.Exit(1)
-    files = config.queue_files(settings)
-    agents = config.agents_for(settings, tasks)
-    typer.echo(
-        f"ok: {len(tasks)} task(s) in {len(files)} queue file(s), "
-        f"{len(agents)} agent(s): {', '.join(a.name for a in agents) or 'none'}"
-    )
 
 
 # --------------------------------------------------------------------------- start / stop
@@ -207,61 +177,16 @@ def start(
     ] = True,
 ) -> None:
     """Create the session and missing agent windows, then run the daemon (here, or --detach)."""
-    root = _root(ctx)
-    # Fail early, with every FILE:LINE, on a broken orchestrate.yaml or queue file: at start
-    # there is no last good version to keep.
-    _, problems = queueset.check_workspace(root, board=False)
-    if problems:
-        raise ConfigError(problems)
-    running = holder(root / ".orchestrate" / "daemon.lock")
-    if running is not None:
-        typer.echo(launch.already_runs(root, running), err=True)
-        raise typer.Exit(1)
-    if detach:
-        ok, lines = launch.detach(root, exit_when_done, window)
-        for line in lines:
-            typer.echo(line, err=not ok)
-        raise typer.Exit(0 if ok else 1)
-    from ..views.dashboard import view_for  # rich: imported by the commands that draw with it
-
-    raise typer.Exit(launch.run_daemon(root, view_for(plain), exit_when_done))
+    code, lines = launch.start(_root(ctx), detach, exit_when_done, window, plain)
+    for line in lines:
+        typer.echo(line, err=code != 0)
+    raise typer.Exit(code)
 
 
 @app.command(cls=_Command)
 def stop(ctx: typer.Context) -> None:
     """Stop the running daemon (agents keep running). Exit 1 if none runs."""
-    root = _root(ctx)
-    lock = root / ".orchestrate" / "daemon.lock"
-    pid = _daemon_pid(root, lock)
-    with suppress(ProcessLookupError):  # it ended meanwhile: the wait sees the lock free
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if holder(lock) is None:
-            typer.echo(f"stopped the daemon (pid {pid})")
-            return
-        time.sleep(0.05)
-    typer.echo(f"the daemon (pid {pid}) did not stop within 30 s", err=True)
-    raise typer.Exit(1)
-
-
-def _daemon_pid(root: Path, lock: Path) -> int:
-    """The running daemon's pid; exit 1 if none runs. A daemon whose pid file went with its
-    folder writes it again at its next tick: waited for, a few seconds."""
-    deadline = time.monotonic() + 5
-    while (pid := holder(lock)) == UNKNOWN and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if pid is None:
-        typer.echo(f"no daemon runs for {root}", err=True)
-        raise typer.Exit(1)
-    if pid == UNKNOWN:
-        typer.echo(
-            f"a daemon runs for {root}, but its pid file {lock} is gone and it has not written "
-            f"it again: find it with `ps -ef | grep 'orchestrator -C {root}'` and `kill` it",
-            err=True,
-        )
-        raise typer.Exit(1)
-    return pid
+    _said(*control.stop(_root(ctx)))
 
 
 # --------------------------------------------------------------------------- status / logs
@@ -273,20 +198,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Every task with agent, status, attempts, age/ETA, and the totals."""
-    snap = read_snapshot(_root(ctx), time.time())
-    if as_json:
-        typer.echo(json_text(status_json(snap)))
-        return
-    from ..views.dashboard import print_status
-
-    print_status(snap)
-    if snap.running and not (_root(ctx) / ".orchestrate" / "state.db").exists():
-        typer.echo(
-            "daemon: running, but its state folder .orchestrate/ is missing: the daemon "
-            "restores it within a second (until then, the tasks above are the queue files')"
-        )
-        return
-    typer.echo(f"daemon: {'running' if snap.running else 'not running'}")
+    typer.echo(readonly.status(_root(ctx), as_json))
 
 
 @app.command(cls=_Command)
@@ -297,26 +209,12 @@ def report(
     ] = "ORCHESTRATOR_REPORT.md",
 ) -> None:
     """Write a markdown summary: each task's attempts and times, each agent's busy and idle time."""
-    from ..adapters.store import Store
-    from ..views.report import report as render_report
-
-    root = _root(ctx)
-    settings = config.load_settings(root)
-    db = settings.state_dir / "state.db"
-    if not db.exists():
-        typer.echo(f"nothing to report in {root}: the daemon has not run yet", err=True)
-        raise typer.Exit(1)
-    store = Store(db, readonly=True)
     try:
-        text = render_report(store.tasks(), store.events(), time.time(), settings.session)
-    finally:
-        store.close()
-    if output == "-":
-        typer.echo(text, nl=False)
-        return
-    path = Path(output) if Path(output).is_absolute() else root / output
-    path.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {path}")
+        said = readonly.report(_root(ctx), output)
+    except readonly.NotYet as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(said, nl=output != "-")  # the report itself ends with its newline
 
 
 @app.command(cls=_Command)
@@ -347,30 +245,15 @@ def logs(
     last: Annotated[int, typer.Option("-n", "--last", help="How many past events.")] = 200,
 ) -> None:
     """The event journal."""
-    from ..adapters.store import Store
-    from ..config.settings import refuse_link
-
     root = _root(ctx)
-    db = refuse_link(root / ".orchestrate") / "state.db"
-    if not db.exists():
-        typer.echo(f"no journal yet in {root}: start the daemon once", err=True)
-        raise typer.Exit(1)
-    store = Store(db, readonly=True)
-    after = 0
     try:
-        events = store.events(task=task, limit=last, agent=agent)
-        while True:
-            for e in events:
-                after = e.seq
-                typer.echo(journal_line(e, as_json))
-            if not follow:
-                return
-            time.sleep(0.3)
-            events = store.events(after=after, task=task, agent=agent)
+        for line in readonly.journal(root, task, agent, last, follow, as_json):
+            typer.echo(line)
+    except readonly.NotYet as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         return
-    finally:
-        store.close()
 
 
 @app.command(cls=_Command)
@@ -424,47 +307,21 @@ def add(
     ] = None,
 ) -> None:
     """Append a task to a queue file, keeping its comments; checked before it is written."""
-    from .adding import add_task
+    from . import adding
 
     if (prompt is None) == (prompt_file is None):
         raise typer.BadParameter("give --prompt TEXT or --prompt-file FILE", param_hint="--prompt")
-    if prompt_file is not None:
-        text = sys.stdin.read() if str(prompt_file) == "-" else prompt_file.read_text("utf-8")
-    else:
-        text = prompt or ""
-    given: dict[str, object] = {
-        "id": task_id,
-        "title": title,
-        "agent": agent,
-        "priority": priority,
-        "phase": phase,
-        "after": _listed(after) or None,
-        "estimate": estimate,
-        "uses": _listed(uses) or None,
-        "prompt": text,
-        "report": list(report) or None,
-        "validate": list(validate) or None,
-        "retries": retries,
-    }
-    item = {k: v for k, v in given.items() if v is not None}
-    settings = config.load_settings(_root(ctx))
-    try:
-        file, task = add_task(settings, item, queue)
-    except OrchestrateError as exc:
-        typer.echo(f"not added: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"added {task.id} to {file}:{task.line}")
+    text = adding.read_prompt(prompt, prompt_file)
+    _said(
+        *adding.add(
+            _root(ctx), queue, task_id=task_id, agent=agent, prompt=text, title=title,
+            priority=priority, after=after, phase=phase, uses=uses, validate=validate,
+            report=report, estimate=estimate, retries=retries,
+        )
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- control
-
-
-def _control(root: Path, command: str, target: str) -> None:
-    """Queue an operator's command for the daemon; print its answer (exit 1 on a refusal)."""
-    ok, message = launch.send_command(root, command, target)
-    typer.echo(message, err=not ok)
-    if not ok:
-        raise typer.Exit(1)
 
 
 @app.command(cls=_Command)
@@ -476,7 +333,7 @@ def retry(
 ) -> None:
     """Put a failed or blocked task back in the queue (and the tasks that wait for it), or send
     a dispatched one again as a new attempt (stalled, its prompt lost)."""
-    _control(_root(ctx), "retry", task)
+    _said(*control.send_command(_root(ctx), "retry", task))
 
 
 @app.command(cls=_Command)
@@ -485,7 +342,7 @@ def cancel(
     task: Annotated[str, typer.Argument(help="The task id.")],
 ) -> None:
     """Cancel a task: it is never sent (again), and the tasks that wait for it are blocked."""
-    _control(_root(ctx), "cancel", task)
+    _said(*control.send_command(_root(ctx), "cancel", task))
 
 
 @app.command(cls=_Command)
@@ -494,7 +351,7 @@ def dispatch(
     task: Annotated[str, typer.Argument(help="The task id: a queued task.")],
 ) -> None:
     """Send a queued task now if its agent is free, else before any other task."""
-    _control(_root(ctx), "dispatch", task)
+    _said(*control.send_command(_root(ctx), "dispatch", task))
 
 
 @app.command(cls=_Command)
@@ -503,7 +360,7 @@ def pause(
     agent: Annotated[str, typer.Argument(help="The agent's name.")],
 ) -> None:
     """Give an agent no new task (the one it has goes on) until `resume`."""
-    _control(_root(ctx), "pause", agent)
+    _said(*control.send_command(_root(ctx), "pause", agent))
 
 
 @app.command(cls=_Command)
@@ -512,7 +369,7 @@ def resume(
     agent: Annotated[str, typer.Argument(help="The agent's name.")],
 ) -> None:
     """Let a paused agent take tasks again."""
-    _control(_root(ctx), "resume", agent)
+    _said(*control.send_command(_root(ctx), "resume", agent))
 
 
 # --------------------------------------------------------------------------- demo / sim-agent

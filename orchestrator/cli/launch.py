@@ -1,5 +1,5 @@
-"""Running the daemon and reaching it: in the foreground, detached (in its tmux window or in
-the background), followed read-only (`watch`), shown (`attach`), and sent commands."""
+"""Running the daemon and reaching it: started (`start`: in the foreground, or detached in
+its tmux window or in the background), followed read-only (`watch`), shown (`attach`)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,37 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..adapters.lock import UNKNOWN, holder, launching, touch_private
+from ..adapters.lock import UNKNOWN, holder, launching
 from ..adapters.procs import have_proc, stat_fields
+from ..config import queueset
 from ..config import settings as config
-from ..errors import OrchestrateError
+from ..errors import ConfigError, OrchestrateError
 from ..paths import PACKAGE_HOME
 from ..views.snapshot import read_snapshot
 
 if TYPE_CHECKING:
     from ..views.dashboard import View
+
+
+def start(
+    root: Path, detached: bool, exit_when_done: bool, window: bool, plain: bool
+) -> tuple[int, list[str]]:
+    """`start`: the daemon run here until it stops, or `detached` (started away from this
+    terminal). The exit code, and the lines to print (on stderr unless the code is 0)."""
+    # Fail early, with every FILE:LINE, on a broken orchestrate.yaml or queue file: at start
+    # there is no last good version to keep.
+    _, problems = queueset.check_workspace(root, board=False)
+    if problems:
+        raise ConfigError(problems)
+    running = holder(root / ".orchestrate" / "daemon.lock")
+    if running is not None:
+        return 1, [already_runs(root, running)]
+    if detached:
+        ok, lines = detach(root, exit_when_done, window)
+        return (0 if ok else 1), lines
+    from ..views.dashboard import view_for  # rich: imported by the commands that draw with it
+
+    return run_daemon(root, view_for(plain), exit_when_done), []
 
 
 def run_daemon(root: Path, view: View, exit_when_done: bool) -> int:
@@ -241,67 +263,3 @@ def _stored_agents(settings: config.Settings) -> list[str]:
         return sorted(store.panes())
     finally:
         store.close()
-
-
-def send_command(root: Path, command: str, target: str) -> tuple[bool, str]:
-    """Queue an operator's command in the state; the daemon's answer if one runs (within
-    10 s). With no daemon, a command the stored state already refuses is not queued; the
-    others wait for the next start."""
-    from ..adapters.store import Store
-
-    state_dir = root / ".orchestrate"
-    running = holder(state_dir / "daemon.lock")
-    if running is not None and not (state_dir / "state.db").exists():
-        # Its folder was deleted: the daemon restores it at its next tick (within a second).
-        # Never a new database beside the daemon's: the command would be lost in it.
-        deadline = time.monotonic() + 5
-        while not (state_dir / "state.db").exists():
-            if time.monotonic() > deadline:
-                return False, (
-                    f"{state_dir / 'state.db'} is missing and the daemon running for {root} "
-                    f"has not restored it within 5 s: its log ({state_dir / 'daemon.log'}, or "
-                    "its window or terminal) says why; nothing queued"
-                )
-            time.sleep(0.05)
-    if running is None:
-        try:
-            refused = _refusal(root, command, target)
-        except OrchestrateError:
-            refused = ""  # a workspace it cannot read: the daemon will say so when it starts
-        if refused:
-            return False, f"{refused} (no daemon runs; nothing queued)"
-    store = Store(state_dir / "state.db")
-    try:
-        with store.transaction():
-            seq = store.add_command(command, target)
-        touch_private(state_dir / "control")
-        if holder(state_dir / "daemon.lock") is None:
-            return True, f"{command} {target}: queued; applied when the daemon next starts"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            answer = store.command_answer(seq)
-            if answer is not None:
-                return answer
-            time.sleep(0.05)
-    finally:
-        store.close()
-    return False, f"{command} {target}: queued, but the daemon has not answered within 10 s"
-
-
-def _refusal(root: Path, command: str, target: str) -> str:
-    """Why the daemon would refuse `command target` on the stored state, after the commands
-    already waiting for it, with the tasks of the queue files it has not read yet ('' if it
-    would not)."""
-    from ..core import state as st
-    from ..core.controls import on_control
-    from ..views.snapshot import read_stored
-
-    stored = read_stored(root, queues=True)
-    state = stored.state
-    now = time.time()
-    for earlier in stored.commands:
-        state = st.fold(state, on_control(state, st.Control(*earlier)), now)
-    answers = [
-        a for a in on_control(state, st.Control(command, target)) if isinstance(a, st.Answer)
-    ]
-    return "" if all(a.ok for a in answers) else "; ".join(a.message for a in answers)

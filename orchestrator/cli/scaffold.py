@@ -45,6 +45,22 @@ def write_schemas(root: Path) -> list[Path]:
     return written
 
 
+def create(folder: Path, socket: str | None) -> tuple[bool, list[str]]:
+    """`init`: `folder` scaffolded. Whether it was, and the lines to print: the files written
+    and what to do next, or why not (on stderr)."""
+    root = folder.resolve()
+    try:
+        written = init(root, socket)
+    except OrchestrateError as exc:
+        return False, [str(exc)]
+    on = f"-C {folder} " if root != Path.cwd() else ""
+    return True, [
+        *(f"wrote {path.relative_to(root)}" for path in written),
+        f"next: orchestrate {on}check, then orchestrate {on}start",
+        "its two agents are simulated: edit orchestrate.yaml to point them at real CLIs",
+    ]
+
+
 def init(root: Path, socket: str | None) -> list[Path]:
     """Scaffold `root`; the paths written. Refuses a folder that is a workspace already."""
     if (root / CONFIG_NAME).exists():
