@@ -25,8 +25,8 @@ from typing import NamedTuple
 import pytest
 import yaml
 
+from orchestrator.adapters.keys import PASTE_TAG
 from orchestrator.adapters.lock import holder
-from orchestrator.adapters.tmux import PASTE_TAG
 from orchestrator.config.settings import Agent
 from orchestrator.daemon.delivery import FAULT_POINTS, in_input_line
 from orchestrator.daemon.screen import classify, profile_for

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.tmux import Tmux, exit_status_of, normalize, server_for
+from orchestrator.adapters.keys import normalize
+from orchestrator.adapters.tmux import Tmux, exit_status_of, server_for
 from orchestrator.cli.demo import sim_command
 from orchestrator.config.settings import Agent
 from orchestrator.daemon.delivery import Courier, Faults, Parcel
@@ -58,8 +59,8 @@ def received(log: Path) -> list[str]:
 
 
 def deliver(tmux: Tmux, pane: str, text: str) -> None:
-    tmux.paste(pane, text)
-    tmux.press_enter(pane)
+    tmux.keys.paste(pane, text)
+    tmux.keys.press_enter(pane)
 
 
 HOSTILE = {
@@ -119,7 +120,7 @@ def test_paste_into_a_dead_pane_is_refused_and_the_server_survives(
     pane = tmux.create_window(session, "dead", "dead", "true", tmp_path)  # kept when it exits
     wait_until(lambda: tmux.panes()[pane].dead, 10, "the pane to die")
     with pytest.raises(TmuxError, match="dead"):
-        tmux.paste(pane, "hello")
+        tmux.keys.paste(pane, "hello")
     assert tmux.alive()
     assert pane in tmux.panes()
 
@@ -130,7 +131,10 @@ def test_a_shell_is_never_typed_into(tmux: Tmux, tmp_path: Path, socket_name: st
     pane = tmux.create_window(session, "sh", "sh", None, tmp_path)  # a shell
     wait_until(lambda: tmux.panes()[pane].command in ("bash", "sh", "zsh"), 10, "the shell")
     marker = tmp_path / "ran"
-    for send in (lambda: tmux.paste(pane, f"touch {marker}"), lambda: tmux.press_enter(pane)):
+    for send in (
+        lambda: tmux.keys.paste(pane, f"touch {marker}"),
+        lambda: tmux.keys.press_enter(pane),
+    ):
         with pytest.raises(TmuxError, match="runs a shell"):
             send()
     screen = tmux.capture(pane)
@@ -143,7 +147,7 @@ def test_a_shell_is_never_typed_into(tmux: Tmux, tmp_path: Path, socket_name: st
 
 def test_paste_into_a_missing_pane_is_refused(tmux: Tmux) -> None:
     with pytest.raises(TmuxError, match="gone"):
-        tmux.paste("%999", "hello")
+        tmux.keys.paste("%999", "hello")
 
 
 def test_copy_mode_is_left_before_pasting(tmux: Tmux, tmp_path: Path, socket_name: str) -> None:
@@ -259,7 +263,7 @@ def test_no_enter_goes_before_the_pastes_stage_is_committed(tmux: Tmux, tmp_path
         with pytest.raises(StateError):
             courier.step_all([delivery])
         time.sleep(0.1)  # past the gap: Enter would be due
-    assert tmux.pending_paste(pane)[0] == "T/1/prompt/1.0", "no Enter went"
+    assert tmux.keys.pending_paste(pane)[0] == "T/1/prompt/1.0", "no Enter went"
     assert received(log) == [] and store.stages == []
     store.full = False
     assert courier.finish(delivery) is True

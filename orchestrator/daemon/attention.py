@@ -65,9 +65,9 @@ class Attention:
         pane = self.agents.panes[agent]
         try:
             if isinstance(action, Approve):
-                self.tmux.send_keys(pane, *action.keys)
+                self.tmux.keys.send_keys(pane, *action.keys)
             else:
-                self.tmux.press_enter(pane)
+                self.tmux.keys.press_enter(pane)
         except TmuxError as exc:
             what = "could not approve" if isinstance(action, Approve) else "could not press Enter"
             self.journal(

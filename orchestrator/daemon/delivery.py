@@ -250,7 +250,7 @@ class Courier:
         """The screen before (None: the profile reads none), then the paste."""
         pane = parcel.pane
         before = self.tmux.capture(pane, history=0) if parcel.profile.reads_screen else None
-        self.tmux.paste(pane, parcel.text, tag)
+        self.tmux.keys.paste(pane, parcel.text, tag)
         return before
 
     def _call(self, delivery: Delivery, doing: str, call: Callable[[], object]) -> None:
@@ -304,7 +304,7 @@ class Courier:
             if d.landing is not None:
                 self._call(d, LOOKING, partial(self.tmux.capture, d.pane, history=0))
             else:
-                self._call(d, ENTERING, partial(self.tmux.press_enter, d.pane))
+                self._call(d, ENTERING, partial(self.tmux.keys.press_enter, d.pane))
         return out
 
     def _looked(self, d: Delivery, screen: str, now: float) -> None:
@@ -350,7 +350,7 @@ class Courier:
         mark = marker(task, n, kind)
         reading = classify(self.tmux.capture(pane, history=0), profile)
         history = self.tmux.capture(pane, history=2000)
-        tag, same_program = self.tmux.pending_paste(pane)
+        tag, same_program = self.tmux.keys.pending_paste(pane)
         ours = tag == self._tag(task, n, kind, attempt.created)
         if ours and not same_program:
             # pasted into a program that has been started again since, and no Enter followed:
@@ -378,7 +378,7 @@ class Courier:
             self.settle(task, n, kind)
             return Sent("recovered", f"{name}: had been submitted ({dialog}: left alone)")
         if shows or ours:
-            self.tmux.press_enter(pane)
+            self.tmux.keys.press_enter(pane)
             self.settle(task, n, kind)
             how = shows or "tmux recorded its paste and no Enter; the screen does not show it"
             message = f"{name}: was still in {agent}'s input box ({how}): pressed Enter"

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..adapters.keys import SHELLS
 from ..adapters.store import Store
-from ..adapters.tmux import SHELLS, PaneInfo, Tmux
+from ..adapters.tmux import PaneInfo, Tmux
 from ..config.settings import Agent, Settings
 from ..core import lifecycle
 from ..core.lifecycle import READY, Backoff
