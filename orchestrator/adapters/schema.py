@@ -1,6 +1,6 @@
-"""What the state database holds: its tables, the stages of a delivery, and how a task and
-its state are written in a row and read back (a row of another schema version is brought up
-to date by store.py)."""
+"""What the state database holds: its tables and how a database of an older version of them
+is brought up to date (`migrate`), the stages of a delivery, and how a task and its state are
+written in a row and read back."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 
 from ..config.settings import Task
 from ..core.state import TaskState
+from ..errors import StateError
+from .database import Guarded
 
 SCHEMA_VERSION = 3
 
@@ -70,6 +72,50 @@ CREATE TABLE IF NOT EXISTS agents (
     pane TEXT
 );
 """
+
+
+def migrate(db: Guarded, path: Path) -> None:
+    """Bring a database of an older schema up to date, keeping its contents."""
+    has_meta = db.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+    ).fetchone()
+    if not has_meta:
+        return
+    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    version = int(row[0]) if row else SCHEMA_VERSION
+    if version == 1:
+        db.executescript(
+            """
+            BEGIN;
+            ALTER TABLE tasks ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
+            ALTER TABLE attempts RENAME TO attempts_v1;
+            CREATE TABLE attempts (
+                task TEXT NOT NULL, n INTEGER NOT NULL,
+                kind TEXT NOT NULL DEFAULT 'prompt', agent TEXT NOT NULL,
+                stage TEXT NOT NULL, created REAL NOT NULL, sent REAL,
+                PRIMARY KEY (task, n, kind)
+            );
+            INSERT INTO attempts (task, n, agent, stage, created, sent)
+                SELECT task, n, agent, stage, created, sent FROM attempts_v1;
+            DROP TABLE attempts_v1;
+            UPDATE meta SET value = '2' WHERE key = 'schema';
+            COMMIT;
+            """
+        )
+        version = 2
+    if version == 2:  # the task of each counted block: an edit is told from a new report
+        seen = db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='board_seen'"
+        ).fetchone()
+        alter = "ALTER TABLE board_seen ADD COLUMN ref TEXT;" if seen else ""
+        db.executescript(
+            f"BEGIN; {alter} UPDATE meta SET value = '3' WHERE key = 'schema'; COMMIT;"
+        )
+    elif version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} was written by a newer orchestrate (schema {version}); upgrade orchestrate"
+        )
+
 
 SENDING, PASTED, SENT = "sending", "pasted", "sent"
 PROMPT, FIELDS = "prompt", "fields"

@@ -1,10 +1,12 @@
 """State in `.orchestrate/state.db` (SQLite, WAL): tasks, attempts, the journal, the reader.
 
-With schema.py (its tables, and how a task is written in a row), the only module that
-speaks SQL. Every change the daemon makes goes through one
-transaction (`with store.transaction():`), so that the effects of a board read and the
-reader's new position are committed together, and a dispatch is on disk before its keys
-are sent.
+With schema.py (its tables, their migrations, and how a task is written in a row), the only
+module that speaks SQL. Its queries are grouped by what the tables hold, one class each (the
+daemon's state, the journal, the board reader's memory, the operator's commands), and Store,
+made of them all, is the one object its users hold. Every change the daemon makes goes
+through one transaction (`with store.transaction():`), so that the effects of a board read
+and the reader's new position are committed together, and a dispatch is on disk before its
+keys are sent.
 """
 
 from __future__ import annotations
@@ -32,105 +34,23 @@ from .schema import (
     SENT,
     Attempt,
     Event,
+    migrate,
     task_from_json,
     task_to_json,
 )
 
 
-class Store:
-    def __init__(self, path: Path, readonly: bool = False) -> None:
-        self.path = path
-        self._depth = 0
-        refuse_link(path.parent)  # the state folder, then the database in it
-        refuse_link(path)
-        if readonly and not path.exists():
-            raise StateError(f"no state yet at {path}: start the daemon once")
-        try:
-            self.db = Guarded(connect(path, readonly), path)
-        except (sqlite3.Error, OSError) as exc:
-            raise state_error(exc, path) from exc
-        if not readonly:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-            self.db.executescript(SCHEMA)
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-            )
+class Tables:
+    """What the query classes below share: the connection. (statedir.py gives a running
+    daemon's Store a new one after restoring its database: read it at each query.)"""
 
-    def created(self) -> bool:
-        """Has a daemon created every table yet? (`status` at a first start may come first.)
-        The schema's tables are created in order; `agents` is the last."""
-        found = self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='agents'"
-        ).fetchone()
-        return found is not None
+    db: Guarded
 
-    def _migrate(self) -> None:
-        """Bring a database of an older schema up to date, keeping its contents."""
-        has_meta = self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone()
-        if not has_meta:
-            return
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        version = int(row[0]) if row else SCHEMA_VERSION
-        if version == 1:
-            self.db.executescript(
-                """
-                BEGIN;
-                ALTER TABLE tasks ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
-                ALTER TABLE attempts RENAME TO attempts_v1;
-                CREATE TABLE attempts (
-                    task TEXT NOT NULL, n INTEGER NOT NULL,
-                    kind TEXT NOT NULL DEFAULT 'prompt', agent TEXT NOT NULL,
-                    stage TEXT NOT NULL, created REAL NOT NULL, sent REAL,
-                    PRIMARY KEY (task, n, kind)
-                );
-                INSERT INTO attempts (task, n, agent, stage, created, sent)
-                    SELECT task, n, agent, stage, created, sent FROM attempts_v1;
-                DROP TABLE attempts_v1;
-                UPDATE meta SET value = '2' WHERE key = 'schema';
-                COMMIT;
-                """
-            )
-            version = 2
-        if version == 2:  # the task of each counted block: an edit is told from a new report
-            seen = self.db.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name='board_seen'"
-            ).fetchone()
-            alter = "ALTER TABLE board_seen ADD COLUMN ref TEXT;" if seen else ""
-            self.db.executescript(
-                f"BEGIN; {alter} UPDATE meta SET value = '3' WHERE key = 'schema'; COMMIT;"
-            )
-        elif version > SCHEMA_VERSION:
-            raise StateError(
-                f"{self.path} was written by a newer orchestrate (schema {version}); "
-                "upgrade orchestrate"
-            )
 
-    def close(self) -> None:
-        self.db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Nestable: only the outermost block commits. A failure anywhere, the COMMIT's own
-        (a full disk) included, rolls the whole transaction back and raises StateError."""
-        if self._depth == 0:
-            self.db.execute("BEGIN IMMEDIATE")
-        self._depth += 1
-        try:
-            yield
-            if self._depth == 1:
-                self.db.execute("COMMIT")
-        except BaseException:
-            if self._depth == 1 and self.db.raw.in_transaction:
-                # The first error is the one to tell; SQLite rolls back by itself on some.
-                with suppress(StateError):
-                    self.db.execute("ROLLBACK")
-            raise
-        finally:
-            self._depth -= 1
+class StateTables(Tables):
+    """The daemon's state in rows, what a start resumes from: the tasks, the attempts to
+    deliver their prompts, the agents (paused, their panes) and the reports on tasks that no
+    queue holds (orphans)."""
 
     # ----------------------------------------------------------------- tasks
 
@@ -243,7 +163,18 @@ class Store:
         rows = self.db.execute("SELECT name, pane FROM agents WHERE pane IS NOT NULL").fetchall()
         return {r["name"]: r["pane"] for r in rows}
 
-    # ----------------------------------------------------------------- journal
+    # ----------------------------------------------------------------- orphans
+
+    def remember_orphan(self, ref: str, status: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO orphans VALUES (?, ?)", (ref, status))
+
+    def orphans(self) -> dict[str, str]:
+        rows = self.db.execute("SELECT ref, status FROM orphans").fetchall()
+        return {r["ref"]: r["status"] for r in rows}
+
+
+class EventTable(Tables):
+    """The journal: what happened, in order (`seq`), with the task and agent it concerns."""
 
     def journal(
         self,
@@ -295,7 +226,10 @@ class Store:
             for r in rows
         ]
 
-    # ----------------------------------------------------------------- board reader
+
+class ReaderTables(Tables):
+    """The board reader's memory: where it stopped reading (`meta` 'reader') and the report
+    blocks it has counted, how many times each and the task it reports on (board_seen)."""
 
     def reader_state(self) -> ReaderState:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'reader'").fetchone()
@@ -359,14 +293,9 @@ class Store:
         rows = self.db.execute("SELECT digest, ref FROM board_seen WHERE ref IS NOT NULL")
         return {r["digest"]: r["ref"] for r in rows}
 
-    def remember_orphan(self, ref: str, status: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO orphans VALUES (?, ?)", (ref, status))
 
-    def orphans(self) -> dict[str, str]:
-        rows = self.db.execute("SELECT ref, status FROM orphans").fetchall()
-        return {r["ref"]: r["status"] for r in rows}
-
-    # ----------------------------------------------------------------- operator commands
+class CommandTable(Tables):
+    """Operator commands: queued by the command line, answered by the daemon."""
 
     def add_command(self, command: str, target: str) -> int:
         cursor = self.db.execute(
@@ -392,6 +321,65 @@ class Store:
             "SELECT ok, answer FROM commands WHERE seq = ? AND done = 1", (seq,)
         ).fetchone()
         return None if row is None else (bool(row["ok"]), str(row["answer"]))
+
+
+class Store(StateTables, EventTable, ReaderTables, CommandTable):
+    """The one object its users hold: the connection (opened, its schema brought up to
+    date), its transactions and the `meta` table; the queries of the other tables are those
+    of the classes it is made of."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        self._depth = 0
+        refuse_link(path.parent)  # the state folder, then the database in it
+        refuse_link(path)
+        if readonly and not path.exists():
+            raise StateError(f"no state yet at {path}: start the daemon once")
+        try:
+            self.db = Guarded(connect(path, readonly), path)
+        except (sqlite3.Error, OSError) as exc:
+            raise state_error(exc, path) from exc
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            migrate(self.db, path)
+            self.db.executescript(SCHEMA)
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def created(self) -> bool:
+        """Has a daemon created every table yet? (`status` at a first start may come first.)
+        The schema's tables are created in order; `agents` is the last."""
+        found = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='agents'"
+        ).fetchone()
+        return found is not None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Nestable: only the outermost block commits. A failure anywhere, the COMMIT's own
+        (a full disk) included, rolls the whole transaction back and raises StateError."""
+        if self._depth == 0:
+            self.db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+            if self._depth == 1:
+                self.db.execute("COMMIT")
+        except BaseException:
+            if self._depth == 1 and self.db.raw.in_transaction:
+                # The first error is the one to tell; SQLite rolls back by itself on some.
+                with suppress(StateError):
+                    self.db.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth -= 1
+
+    # ----------------------------------------------------------------- meta
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
