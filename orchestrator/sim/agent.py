@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..prompt import MARKER
+from .inputbox import InputBox
 
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
@@ -39,7 +40,6 @@ BUSY_LINE = "✻ Working… (esc to interrupt)"
 DIALOG_LINE = "Do you want to proceed? ❯ 1. Yes  2. No"
 LIMIT_NOTICE = "usage limit reached · resets in 5s"
 ECHOES = ("full", "placeholder", "none")
-PLACEHOLDER_FROM = 800  # a one-line paste this long shows as a placeholder too
 
 
 @dataclass
@@ -138,9 +138,7 @@ def _write_report(board: Path, data: bytes, how: str) -> None:
 class SimAgent:
     def __init__(self, options: SimOptions) -> None:
         self.o = options
-        self.parts: list[tuple[str, str]] = []  # the input: (text, what the input line shows)
-        self.pastes = 0  # pastes so far (a placeholder shows its number, as in Claude Code)
-        self.extending = False  # the last paste came in pieces and its rest is still to come
+        self.box = InputBox(placeholders=options.echo == "placeholder")
         self.in_paste = False
         self.pending = b""
         self.jobs: deque[str] = deque()
@@ -152,10 +150,6 @@ class SimAgent:
         self.landing = ""  # a paste not taken in yet (slow_paste)
         self.lands_at: float | None = None
 
-    @property
-    def input(self) -> str:
-        return "".join(text for text, _ in self.parts)
-
     # ------------------------------------------------------------------ screen
 
     def out(self, text: str) -> None:
@@ -166,9 +160,9 @@ class SimAgent:
             return DIALOG_LINE
         if self.current is not None:
             return BUSY_LINE
-        if not self.parts or self.o.echo == "none":
+        if not self.box.parts or self.o.echo == "none":
             return "> "
-        first, *rest = "".join(shown for _, shown in self.parts).split("\n")
+        first, *rest = self.box.shown.split("\n")
         width = max(20, shutil.get_terminal_size((100, 40)).columns - 20)
         more = f"  [+{len(rest)} lines]" if rest else ""
         return "> " + first[:width] + more
@@ -230,18 +224,17 @@ class SimAgent:
             elif byte == b"\r":
                 self.submit()
             elif byte in (b"\x7f", b"\x08"):
-                self.backspace()
+                self.box.backspace()
             elif byte == b"\x03":
-                self.parts = []
-            elif byte == b"\x04" and not self.parts:
+                self.box.clear()
+            elif byte == b"\x04" and not self.box.parts:
                 raise SystemExit(0)
             elif byte >= b" " or byte in (b"\n", b"\t"):
                 # a UTF-8 sequence arrives whole most of the time; decode leniently
                 j = i + 1
                 while j < len(buf) and 0x80 <= buf[j] < 0xC0:
                     j += 1
-                typed = buf[i:j].decode("utf-8", errors="replace")
-                self.parts.append((typed, typed))
+                self.box.type(buf[i:j].decode("utf-8", errors="replace"))
                 i = j
                 continue
             i += 1
@@ -252,45 +245,23 @@ class SimAgent:
     def _paste_text(self, data: bytes, partial: bool = False) -> None:
         text = data.decode("utf-8", errors="replace").replace("\r", "\n")
         if self.o.slow_paste <= 0:
-            self.take(text, partial)
+            self.box.paste(text, partial)
             return
         self.landing += text
         self.lands_at = time.monotonic() + self.o.slow_paste
 
-    def take(self, text: str, partial: bool = False) -> None:
-        """A paste enters the input box (`partial`: more of it comes in the next read); with
-        `--echo placeholder`, a multi-line or long one shows as `[Pasted text #N +M lines]`,
-        never as its text."""
-        if self.extending and self.parts:
-            text = self.parts.pop()[0] + text
-        else:
-            self.pastes += 1
-        self.extending = partial
-        shown = text
-        if self.o.echo == "placeholder" and ("\n" in text or len(text) >= PLACEHOLDER_FROM):
-            shown = f"[Pasted text #{self.pastes} +{text.count(chr(10))} lines]"
-        self.parts.append((text, shown))
-
-    def backspace(self) -> None:
-        """Deletes the last character, or the whole of a paste shown as a placeholder."""
-        if self.parts:
-            text, shown = self.parts.pop()
-            if text == shown and len(text) > 1:
-                self.parts.append((text[:-1], shown[:-1]))
-
     def land(self) -> None:
         """The slow paste is taken in at last: it shows in the input line."""
-        self.take(self.landing)
+        self.box.paste(self.landing)
         self.landing, self.lands_at = "", None
         self.redraw()
 
     def submit(self) -> None:
         if self.lands_at is not None:  # too soon: what is submitted is a placeholder
-            placeholder = f"[Pasted Content {len(self.landing)} chars]"
-            self.parts.append((placeholder, placeholder))
+            self.box.type(f"[Pasted Content {len(self.landing)} chars]")
             self.landing, self.lands_at = "", None
-        text, shown = self.input, "".join(seen for _, seen in self.parts)
-        self.parts = []
+        text, shown = self.box.text, self.box.shown
+        self.box.clear()
         if not text.strip():
             return  # an empty input box ignores Enter, as every measured CLI does
         marker = MARKER.search(text)
