@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from orchestrator.cli.adding import append_item
+from orchestrator.config.queueset import InForce
 from orchestrator.config.settings import parse_queue
+from orchestrator.core.task import Task
 
 from .conftest import Workspace
 
@@ -100,6 +102,27 @@ def test_add_to_a_new_file_and_a_running_daemon_takes_it(workspace: Workspace) -
         wait_until(lambda: ws.statuses() == {"T1": "done", "T2": "done"}, 60, "T2 done")
     neither = ws.cli("add", "--id", "T3", "--agent", "a")
     assert neither.returncode == 2 and "--prompt" in neither.stderr
+
+
+def test_a_queue_file_written_as_the_daemon_starts_is_taken(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written after the start's read of the queue files and before their watch began
+    (an `orchestrate add` beside `orchestrate start`): seen, not left until the next edit."""
+    ws = workspace
+    ws.sim_agents(["a"], delay=0.2)
+    ws.write_queue("q.yaml", [{"id": "T1", "agent": "a", "prompt": "one"}])
+    read = InForce.read
+
+    def read_then_add(self: InForce, starting: bool = False) -> list[Task]:
+        tasks = read(self, starting)
+        if starting:
+            ws.write_queue("z.yaml", [{"id": "T2", "agent": "a", "prompt": "two"}])
+        return tasks
+
+    monkeypatch.setattr(InForce, "read", read_then_add)
+    assert ws.in_process().run() == 0
+    assert ws.statuses() == {"T1": "done", "T2": "done"}
 
 
 LAYOUTS = [

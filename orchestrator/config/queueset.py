@@ -222,10 +222,12 @@ class InForce:
         self.journal = journal  # (kind, message)
         self.last_good: dict[Path, tuple[Task, ...]] = {}
         self.problems: tuple[str, ...] = ()  # as last journaled
+        self.read_as: dict[Path, tuple[int, ...]] = {}  # the files as they were at the last read
 
     def read(self, starting: bool = False) -> list[Task]:
         """The tasks in force. At start there is no last good version: ConfigError with every
         problem (the start is refused)."""
+        self.read_as = _fingerprint(self.settings)  # before the read: a write during it shows
         queues = merge_queues(
             self.settings, read_all(self.settings, self.last_good), self.last_good
         )
@@ -240,6 +242,23 @@ class InForce:
                 self.journal("queue-ok", "queue files are valid again")
         self.problems = problems
         return queues.tasks
+
+    def changed(self) -> bool:
+        """Has a queue file been written, made or removed since the last read began? (Asked
+        once the watch on the folder has started: a write before it would go unseen.)"""
+        return _fingerprint(self.settings) != self.read_as
+
+
+def _fingerprint(settings: Settings) -> dict[Path, tuple[int, ...]]:
+    found: dict[Path, tuple[int, ...]] = {}
+    for file in queue_files(settings):
+        try:
+            st = file.stat()
+        except OSError:
+            found[file] = ()
+            continue
+        found[file] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return found
 
 
 def _flatten(by_file: Mapping[Path, tuple[Task, ...]]) -> list[Task]:

@@ -183,7 +183,8 @@ class Daemon:
 
     def _watch(self) -> None:
         """Watch the board, the queue files and the control file; a write between the last
-        read and the watch is caught by the read this asks for."""
+        read and the watch is caught by the reads this asks for: the board's always, the
+        queue files' if one of them changed since they were read."""
         self.watcher = Watcher(
             self.settings.board,
             self.settings.queues,
@@ -192,6 +193,8 @@ class Daemon:
         )
         self.watcher.start()
         self.events.put(BoardChanged())
+        if self.queues.changed():
+            self.events.put(QueuesChanged(str(self.settings.queues)))
 
     def _rewatch(self) -> None:
         """A restored folder: its watch on the old one went with it."""
