@@ -137,3 +137,17 @@ def test_the_simulated_agent_starts_with_the_standard_library_alone() -> None:
     """It starts several times in every test and demo: neither the settings nor the CLI."""
     seen = reached("orchestrator.sim.command")
     assert "orchestrator.sim.agent" in seen and "orchestrator.config.settings" not in seen
+
+
+MAX_MODULE_LINES = 420  # "about 400": one idea per module
+MAX_CLASS_LINES = 300  # "about 250": a class past it is probably two ideas
+
+
+def test_no_module_or_class_grows_past_its_size() -> None:
+    for path in files():
+        lines = path.read_text(encoding="utf-8").count("\n")
+        assert lines <= MAX_MODULE_LINES, f"{module_name(path)}: {lines} lines"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                assert size <= MAX_CLASS_LINES, f"{module_name(path)}.{node.name}: {size} lines"

@@ -28,7 +28,8 @@ import yaml
 from orchestrator.adapters.keys import PASTE_TAG
 from orchestrator.adapters.lock import holder
 from orchestrator.config.settings import Agent
-from orchestrator.daemon.delivery import FAULT_POINTS, in_input_line
+from orchestrator.daemon.delivery import in_input_line
+from orchestrator.daemon.faults import FAULT_POINTS
 from orchestrator.daemon.screen import classify, profile_for
 from orchestrator.prompt import MARKER
 

@@ -17,7 +17,8 @@ from orchestrator.adapters.keys import normalize
 from orchestrator.adapters.tmux import Tmux, exit_status_of, server_for
 from orchestrator.cli.demo import sim_command
 from orchestrator.config.settings import Agent
-from orchestrator.daemon.delivery import Courier, Faults, Parcel
+from orchestrator.daemon.delivery import Courier, Parcel
+from orchestrator.daemon.faults import Faults
 from orchestrator.daemon.screen import profile_for
 from orchestrator.errors import StateError, TmuxError
 

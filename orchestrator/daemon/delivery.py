@@ -16,9 +16,7 @@ chars]" placeholder instead of the text).
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
@@ -30,12 +28,9 @@ from ..adapters.tmux import Tmux
 from ..core.reading import BUSY, WAITING, Reading
 from ..errors import TmuxError
 from ..prompt import label, last_line, marker
+from .faults import Faults
 from .screen import Profile, classify
 
-# Where the crash tests kill the daemon: every step of a dispatch, and a validation started
-# whose process group is not yet recorded.
-FAULT_POINTS = ("recorded", "pasted-uncommitted", "pasted", "entered", "board-read")
-CHECK_FAULT_POINTS = ("validating",)
 LANDING_LIMIT = 3.0  # seconds a paste may take to show before Enter goes anyway
 LANDING_POLL = 0.05
 # What the real CLIs show in their input line instead of a pasted text (Claude Code
@@ -44,31 +39,6 @@ LANDING_POLL = 0.05
 PLACEHOLDERS = re.compile(
     r"\[Pasted text #\d+ \+\d+ lines\]|\[Pasted text \+\d+ lines\]|\[Pasted Content \d+ chars\]"
 )
-
-
-class Faults:
-    """Fault injection for the crash tests: `ORCHESTRATE_FAULT=POINT:N` (comma-separated).
-
-    The daemon kills itself with SIGKILL the N-th time it reaches POINT, exactly as
-    `kill -9` would, so the tests can crash it between any two steps of a dispatch (or as
-    a validation starts).
-    Without the variable nothing happens.
-    """
-
-    def __init__(self, spec: str) -> None:
-        self.limits: dict[str, int] = {}
-        self.counts: dict[str, int] = {}
-        for item in filter(None, (s.strip() for s in spec.split(","))):
-            point, _, count = item.partition(":")
-            if point not in (*FAULT_POINTS, *CHECK_FAULT_POINTS):
-                raise ValueError(f"ORCHESTRATE_FAULT: unknown point {point!r}")
-            self.limits[point] = int(count or 1)
-
-    def reached(self, point: str) -> None:
-        if point in self.limits:
-            self.counts[point] = self.counts.get(point, 0) + 1
-            if self.counts[point] == self.limits[point]:
-                os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from ..config.queueset import InForce
 from ..core import scheduler as sch
 from ..core import state as st
 from ..errors import ConfigError
-from .delivery import Faults
 from .executor import Executor
+from .faults import Faults
 from .journal import Journal
 
 

@@ -27,8 +27,9 @@ from ..core import state as st
 from ..errors import StateError
 from ..views.dashboard import View
 from .attention import Attention
-from .delivery import Courier, Faults, Outbox
+from .delivery import Courier, Outbox
 from .executor import Executor
+from .faults import Faults
 from .folder import StateFolder, open_store
 from .intake import Intake
 from .journal import Journal

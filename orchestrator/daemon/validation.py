@@ -56,7 +56,7 @@ class Validator:
         self.workdir = workdir
         self.logs = logs
         self.post = post
-        self.reached = reached  # fault injection (delivery.Faults): the crash tests
+        self.reached = reached  # fault injection (faults.Faults): the crash tests
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._threads: list[threading.Thread] = []
