@@ -341,7 +341,12 @@ def test_a_permission_dialog_is_detected_and_left_alone(
             120,
             "the permission dialog",
         )
-        assert ws.status()["agents"][0]["state"] == "waiting-for-input"
+        # The status is published within a second of the journal's line.
+        wait_until(
+            lambda: ws.status()["agents"][0]["state"] == "waiting-for-input",
+            10,
+            "the agent shown waiting for a person",
+        )
         assert prompts(offline) == Counter({"[orchestrate PD-1 #1]": 1})
         records = [json.loads(line) for line in offline.read_text().splitlines()]
         assert not any(r["event"] == "tool-result" for r in records)  # nobody approved it

@@ -45,7 +45,7 @@ class Publisher:
         self.agents = agents
         self.problems = problems  # the queue files' and the lasting troubles of now
         self.started: float | None = None  # when the daemon started, as recorded
-        self.last: tuple[State | None, float] = (None, float("-inf"))  # what, when
+        self.last: tuple[State | None, dict[str, str], float] = (None, {}, float("-inf"))
         self.due: float | None = None  # a publish held back by the gap
         self.gap = PUBLISH_GAP
         self.status_body = ""  # ORCHESTRATOR_STATUS.md as last written, but its time
@@ -66,18 +66,19 @@ class Publisher:
         )
 
     def soon(self, state: State, every: float) -> None:
-        """Publish a changed state (or, every `every` seconds, the time), at most every
-        `gap` seconds: a publish renders every task, and at 10,000 tasks publishing each
-        change would have the loop serve the agents late. `due` says when to come back."""
+        """Publish a changed state or what is seen of an agent (busy, waiting for a person:
+        not in the state), or every `every` seconds the time, at most every `gap` seconds:
+        a publish renders every task, and at 10,000 tasks publishing each change would have
+        the loop serve the agents late. `due` says when to come back."""
         now = self.clock()
-        shown, at = self.last
-        if shown is state and now < at + every:
+        shown, seen, at = self.last
+        if shown is state and seen == self.agents.details and now < at + every:
             self.due = None
         elif now < at + self.gap:
             self.due = at + self.gap
         else:
             self.publish(self.snapshot(state))
-            self.last, self.due = (state, now), None
+            self.last, self.due = (state, dict(self.agents.details), now), None
             self.gap = max(PUBLISH_GAP, (self.clock() - now) / SHARE)
 
     def publish(self, snap: Snapshot) -> None:
