@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,14 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A daemon run to its end: as a CompletedProcess of `start --plain` reads."""
+
+    returncode: int
+    stdout: str
 
 
 class Workspace:
@@ -218,6 +227,16 @@ class Workspace:
         view = PlainView(io.StringIO())
         tmux = Tmux(server_for(self.socket))
         return Daemon(self.root, tmux, view, exit_when_done=True, clock=clock)
+
+    def finish(self) -> Finished:
+        """What `start --plain --exit-when-done` does, run in this process (no interpreter
+        to start, no CLI to load): for the tests about what the daemon does, not about the
+        command. Its exit code and what its plain view printed."""
+        printed = io.StringIO()
+        daemon = Daemon(
+            self.root, Tmux(server_for(self.socket)), PlainView(printed), exit_when_done=True
+        )
+        return Finished(daemon.run(), printed.getvalue())
 
     def status(self) -> dict[str, Any]:
         """What `status --json` prints, read from the store in this process (the tests that

@@ -183,7 +183,7 @@ def test_a_rate_limited_agent_gets_nothing_until_its_reset(
         "q.yaml",
         [{"id": f"L-{i}", "agent": "a", "prompt": f"Task {i}."} for i in (1, 2, 3)],
     )
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-3000:]
     assert ws.statuses() == {"L-1": "done", "L-2": "done", "L-3": "done"}
     records = events(ws)

@@ -65,7 +65,7 @@ def test_report_after_a_real_run(workspace: Workspace) -> None:
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--fail-once", "R-000"]})
     ws.write_queue("q.yaml", [{"id": "R-000", "agent": "a", "prompt": "p", "estimate": "5m"}])
-    assert ws.cli("start", "--plain", "--exit-when-done", timeout=60).returncode == 0
+    assert ws.finish().returncode == 0
     written = ws.cli("report")
     assert written.returncode == 0 and written.stdout.startswith("wrote ")
     text = (ws.root / "ORCHESTRATOR_REPORT.md").read_text()

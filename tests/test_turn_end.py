@@ -34,7 +34,7 @@ def run_two_tasks(
             {"id": "T-2", "agent": "agent", "prompt": "Report again.", "after": ["T-1"]},
         ],
     )
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-3000:]
     assert ws.statuses() == {"T-1": "done", "T-2": "done"}
     records = [json.loads(x) for x in (ws.root / "tui.jsonl").read_text().splitlines()]

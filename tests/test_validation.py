@@ -125,7 +125,7 @@ def test_a_validation_left_by_a_killed_daemon_is_ended_before_its_rerun(
         if p.name.isdigit() and _group_of(int(p.name)) == first
     ]
     assert _running(first) and len(children) >= 2  # the shell and its sleeps outlived it
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert not any(_running(pid) for pid in children)
     assert len(ran.read_text().split()) == 2  # the re-run ran once, and alone
@@ -147,7 +147,7 @@ def test_a_daemon_killed_as_a_validation_starts_leaves_nothing_running(
     ws.write_queue("q.yaml", simple_tasks("L", ["a"], 1, validate=["sleep 1; echo $$ >> ran.txt"]))
     daemon = ws.start("--exit-when-done", env={"ORCHESTRATE_FAULT": "validating:1"})
     assert daemon.wait(timeout=120) == -signal.SIGKILL, ws.daemon_log()[-3000:]
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert ws.statuses() == {"L-000": "done"}
     assert len(ran.read_text().split()) == 1  # the check ran once: the killed one never did

@@ -26,7 +26,7 @@ def test_a_check_that_fails_once_ends_done_after_two_attempts(workspace: Workspa
     ws = workspace
     ws.sim_agents(["a"])
     ws.write_queue("q.yaml", simple_tasks("V", ["a"], 1, validate=["true", FAILS_ONCE]))
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-3000:]
     (task,) = ws.status()["tasks"]
     assert task["status"] == "done" and task["attempts"] == 2
@@ -65,7 +65,7 @@ def test_a_check_that_always_fails_fails_the_task_and_blocks_its_dependents(
             {"id": "FREE", "agent": "b", "prompt": "p"},
         ],
     )
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 1
     assert ws.statuses() == {"BASE": "failed", "NEXT": "blocked", "LAST": "blocked", "FREE": "done"}
     by_id = {t["id"]: t for t in ws.status()["tasks"]}
@@ -123,12 +123,12 @@ def test_retry_without_a_daemon_applies_at_the_next_start(workspace: Workspace) 
             {"id": "D", "agent": "a", "prompt": "p", "after": ["T"]},
         ],
     )
-    assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 1
+    assert ws.finish().returncode == 1
     assert ws.statuses() == {"T": "failed", "D": "blocked"}
     queued = ws.cli("retry", "T")
     assert queued.returncode == 0 and "applied when the daemon next starts" in queued.stdout
     flag.touch()  # the person fixed what the check needs
-    assert ws.cli("start", "--plain", "--exit-when-done", timeout=120).returncode == 0
+    assert ws.finish().returncode == 0
     assert ws.statuses() == {"T": "done", "D": "done"}  # the dependent was unblocked and sent
     log = ws.journal()
     assert "retry T: T: back in the queue (was failed)" in log
@@ -161,7 +161,7 @@ def test_missing_report_fields_are_asked_for_once(workspace: Workspace) -> None:
         "q.yaml",
         simple_tasks("R", ["a"], 1, report=["Tests", "Fichiers modifiés"], validate=["true"]),
     )
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-3000:]
     assert ws.statuses() == {"R-000": "done"}
     assert ws.markers() == Counter(
@@ -288,7 +288,7 @@ def test_on_permission_approve_answers_the_dialog(workspace: Workspace) -> None:
     config["agents"]["a"]["on_permission"] = "approve"
     (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
     ws.write_queue("q.yaml", simple_tasks("Y", ["a"], 1))
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-2000:]
     assert "a: approved 'Do you want to proceed? ❯ 1. Yes  2. No' with Enter" in result.stdout
     keys = [
@@ -304,7 +304,7 @@ def test_an_enter_swallowed_after_the_paste_is_pressed_once_more(workspace: Work
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--swallow", "1"]})
     ws.write_queue("q.yaml", simple_tasks("E", ["a"], 2))
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-2000:]
     assert ws.statuses() == {"E-000": "done", "E-001": "done"}
     assert ws.markers() == Counter({"[orchestrate E-000 #1]": 1, "[orchestrate E-001 #1]": 1})
@@ -319,7 +319,7 @@ def test_a_prompt_that_is_taken_at_once_needs_no_second_enter(workspace: Workspa
     ws = workspace
     ws.sim_agents(["a"])
     ws.write_queue("q.yaml", simple_tasks("F", ["a"], 2))
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0
     assert "pressed Enter once more" not in result.stdout
     assert "unconfirmed" not in result.stdout
@@ -331,7 +331,7 @@ def test_enter_waits_until_a_slow_paste_shows(workspace: Workspace) -> None:
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--slow-paste", "1.0"]})
     ws.write_queue("q.yaml", simple_tasks("G", ["a"], 2))
-    result = ws.cli("start", "--plain", "--exit-when-done", timeout=120)
+    result = ws.finish()
     assert result.returncode == 0, result.stdout[-2000:]
     assert ws.statuses() == {"G-000": "done", "G-001": "done"}
     assert [r["marker"] for r in ws.received()] == [
