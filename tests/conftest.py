@@ -221,6 +221,23 @@ class Workspace:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=20)
 
+    @contextmanager
+    def running_here(self) -> Iterator[Daemon]:
+        """A daemon in a thread of this process for the duration of the block, stopped at
+        its end (it must exit 0): for the tests about what it does, not about its process
+        (signals, kill -9, its pid), which use `running`."""
+        printed = io.StringIO()
+        daemon = Daemon(self.root, Tmux(server_for(self.socket)), PlainView(printed))
+        codes: list[int] = []
+        thread = threading.Thread(target=lambda: codes.append(daemon.run()), daemon=True)
+        thread.start()
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
+            thread.join(timeout=60)
+        assert codes == [0], printed.getvalue()[-3000:]
+
     def in_process(self, clock: Callable[[], float] = time.time) -> Daemon:
         """A daemon to `run()` in this process, with exit_when_done, on the real tmux: for a
         fault at a known point (a patched function, a clock that acts)."""

@@ -761,7 +761,7 @@ def test_a_typo_fixed_in_an_old_failed_block_starts_no_retry(workspace: Workspac
     ws = workspace
     ws.sim_agents(["a"], delay=2.0, extra={"a": ["--fail-once", "T-000"]})
     ws.write_queue("q.yaml", simple_tasks("T", ["a"], 1))  # retries: 1
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: submitted(ws, "T-000 #2"), 60, "the retry")
         rewrite(ws.board, "simulated failed by a", "simulated failure by a")
         assert wait_until(lambda: settled(ws, "T-000"), 60, "T-000 settled") == "done"
@@ -777,7 +777,7 @@ def test_a_word_added_to_an_old_completed_block_validates_nothing(workspace: Wor
     ws.sim_agents(["a"], delay=2.0)
     two_reports = "test \"$(grep -c '^### TODO-T-000: COMPLETED' CLAUDE.md)\" -ge 2"
     ws.write_queue("q.yaml", simple_tasks("T", ["a"], 1, validate=[two_reports]))
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: submitted(ws, "T-000 #2"), 60, "the retry after the failed check")
         rewrite(ws.board, "### TODO-T-000: COMPLETED ✅", "### TODO-T-000: COMPLETED ✅ (checked)")
         assert wait_until(lambda: settled(ws, "T-000"), 60, "T-000 settled") == "done"
@@ -788,11 +788,11 @@ def test_a_heading_written_across_a_daemon_restart_counts(workspace: Workspace) 
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--silent", "T-000"]})
     ws.write_queue("q.yaml", simple_tasks("T", ["a"], 1))
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: submitted(ws, "T-000 #1"), 60, "the prompt")
     with ws.board.open("a", encoding="utf-8") as board:
         board.write("\n### TODO-T-000: COMPL")
-    with ws.running():
+    with ws.running_here():
         # The new daemon has read the board once it has looked at its agents.
         wait_until(lambda: after_restart(ws, "agent"), 60, "the second daemon's start")
         with ws.board.open("a", encoding="utf-8") as board:
@@ -814,7 +814,7 @@ def test_unclosed_code_fences_on_a_running_board(workspace: Workspace) -> None:
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--silent", "T-000", "--silent", "T-001"]})
     ws.write_queue("q.yaml", simple_tasks("T", ["a"], 2))
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: submitted(ws, "T-000 #1"), 60, "T-000's prompt")
         # An agent's log, its fence never closed; later, its report.
         with ws.board.open("a", encoding="utf-8") as board:

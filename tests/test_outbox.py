@@ -20,7 +20,7 @@ def test_deliveries_to_different_agents_overlap_each_waiting_only_its_own_gap(
     for name in names:
         config["agents"][name]["submit"] = {"gap": GAP}
     (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
-    with ws.running():
+    with ws.running_here():
         # All three idle first, so that one decision dispatches the three tasks together.
         wait_until(lambda: {a["state"] for a in ws.status()["agents"]} == {"idle"}, 60, "all idle")
         ws.write_queue("q.yaml", [{"id": f"T-{n}", "agent": n, "prompt": "go"} for n in names])
@@ -43,7 +43,7 @@ def test_a_command_is_answered_during_a_delivery_and_a_cancelled_task_stays_canc
     config["agents"]["a"]["submit"] = {"gap": 8.0}
     (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
     ws.write_queue("q.yaml", [{"id": "T", "agent": "a", "prompt": "go"}])
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: "T -> a" in ws.journal(), 30, "T dispatched")
         answer = ws.cli("cancel", "T")
         assert answer.returncode == 0 and "cancelled" in answer.stdout, answer.stderr

@@ -96,7 +96,7 @@ def test_retry_on_a_running_daemon_unblocks_the_chain(workspace: Workspace) -> N
             {"id": "AFTER", "agent": "a", "prompt": "p", "after": ["GATE"]},
         ],
     )
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: ws.statuses() == {"GATE": "blocked", "AFTER": "blocked"}, 60)
         assert "the agent is blocked: simulated blocked by a" in ws.status()["tasks"][0]["reason"]
         refused = ws.cli("retry", "AFTER")
@@ -141,7 +141,7 @@ def test_a_silent_agent_is_flagged_stalled_once(workspace: Workspace) -> None:
     config = (ws.root / "orchestrate.yaml").read_text()
     (ws.root / "orchestrate.yaml").write_text(config + "stall_after: 3s\n")
     ws.write_queue("q.yaml", simple_tasks("S", ["a"], 1, estimate="2s"))
-    with ws.running():
+    with ws.running_here():
         wait_until(
             lambda: any("stalled" in t["flags"] for t in ws.status()["tasks"]), 60, "the flag"
         )
@@ -182,7 +182,7 @@ def test_a_permission_dialog_is_waited_on_and_nothing_is_typed_into_it(
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--ask", "P-000"]})
     ws.write_queue("q.yaml", simple_tasks("P", ["a"], 2))
-    with ws.running():
+    with ws.running_here():
         wait_until(
             lambda: ws.status()["agents"][0]["state"] == "waiting-for-input",
             60,
@@ -215,7 +215,7 @@ def test_a_killed_agent_with_restart_is_started_again_and_gets_its_task_back(
     config["notify"] = [f"cat >> {ws.root / 'notes.jsonl'}"]
     (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
     ws.write_queue("q.yaml", simple_tasks("G", ["a"], 2))
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: ws.markers()["[orchestrate G-000 #1]"] == 1, 60, "G-000 received")
         ws.kill_agent("a")  # mid-work: no report will come from this process
         wait_until(lambda: set(ws.statuses().values()) == {"done"}, 90, "both tasks done")
@@ -240,7 +240,7 @@ def test_a_killed_agent_without_restart_is_gone_until_a_person_brings_it_back(
     ws.sim_agents(["a"], delay=3.0)
     ws.write_queue("q.yaml", simple_tasks("H", ["a"], 1))
     command = yaml.safe_load((ws.root / "orchestrate.yaml").read_text())["agents"]["a"]["command"]
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: ws.markers()["[orchestrate H-000 #1]"] == 1, 60, "H-000 received")
         ws.kill_agent("a")
         wait_until(lambda: ws.status()["agents"][0]["state"] == "gone", 30, "the agent gone")
@@ -266,7 +266,7 @@ def test_a_program_that_fails_at_once_is_journaled_with_its_last_words(
     (ws.root / "orchestrate.yaml").write_text(yaml.safe_dump(config))
     ws.write_queue("q.yaml", simple_tasks("E", ["a"], 1))
     said = "a: its program exited with status 41; its last lines: Invalid auth method selected."
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: said in ws.journal(), 30, "the exit journaled")
         wait_until(lambda: ws.status()["agents"][0]["state"] == "gone", 30, "the agent gone")
         assert ws.statuses() == {"E-000": "queued"}
@@ -345,7 +345,7 @@ def test_a_paste_that_never_shows_is_journaled(workspace: Workspace) -> None:
     ws = workspace
     ws.sim_agents(["a"], extra={"a": ["--slow-paste", "30"]})
     ws.write_queue("q.yaml", simple_tasks("H", ["a"], 1))
-    with ws.running():
+    with ws.running_here():
         wait_until(lambda: "paste-unseen" in ws.journal(), 30, "the journal line")
         wait_until(ws.received, 10, "what the agent got")
     assert "H-000 #1: the paste did not show on a's screen within 3s" in ws.journal()
