@@ -227,7 +227,7 @@ class Workspace:
         its end (it must exit 0): for the tests about what it does, not about its process
         (signals, kill -9, its pid), which use `running`."""
         printed = io.StringIO()
-        daemon = Daemon(self.root, Tmux(server_for(self.socket)), PlainView(printed))
+        daemon = self.in_process(exit_when_done=False, printed=printed)
         codes: list[int] = []
         thread = threading.Thread(target=lambda: codes.append(daemon.run()), daemon=True)
         thread.start()
@@ -238,22 +238,25 @@ class Workspace:
             thread.join(timeout=60)
         assert codes == [0], printed.getvalue()[-3000:]
 
-    def in_process(self, clock: Callable[[], float] = time.time) -> Daemon:
-        """A daemon to `run()` in this process, with exit_when_done, on the real tmux: for a
-        fault at a known point (a patched function, a clock that acts)."""
-        view = PlainView(io.StringIO())
+    def in_process(
+        self,
+        clock: Callable[[], float] = time.time,
+        exit_when_done: bool = True,
+        printed: io.StringIO | None = None,
+    ) -> Daemon:
+        """A daemon to `run()` in this process, on the real tmux, its plain view printing
+        into `printed`: for a fault at a known point (a patched function, a clock that
+        acts), and under `finish` and `running_here`."""
+        view = PlainView(io.StringIO() if printed is None else printed)
         tmux = Tmux(server_for(self.socket))
-        return Daemon(self.root, tmux, view, exit_when_done=True, clock=clock)
+        return Daemon(self.root, tmux, view, exit_when_done=exit_when_done, clock=clock)
 
     def finish(self) -> Finished:
         """What `start --plain --exit-when-done` does, run in this process (no interpreter
         to start, no CLI to load): for the tests about what the daemon does, not about the
         command. Its exit code and what its plain view printed."""
         printed = io.StringIO()
-        daemon = Daemon(
-            self.root, Tmux(server_for(self.socket)), PlainView(printed), exit_when_done=True
-        )
-        return Finished(daemon.run(), printed.getvalue())
+        return Finished(self.in_process(printed=printed).run(), printed.getvalue())
 
     def status(self) -> dict[str, Any]:
         """What `status --json` prints, read from the store in this process (the tests that
