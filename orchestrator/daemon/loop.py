@@ -198,11 +198,11 @@ class Daemon:
             self.events.put(QueuesChanged(str(self.settings.queues)))
 
     def _rewatch(self) -> None:
-        """A restored folder: its watch on the old one went with it."""
+        """A restored folder: its watch on the old one went with it (a queue file written
+        meanwhile is read again by `_watch`)."""
         if self.watcher is not None:
             self.watcher.stop()
             self._watch()
-            self.events.put(QueuesChanged(str(self.settings.queues)))
 
     def _begin(self) -> bool:
         """Journal the start and recover. A state database that fails meanwhile (its folder
